@@ -1,0 +1,136 @@
+# mamori - plain Makefile.  Everything is built under $(BUILD)/ (bin/, tests/,
+# fuzz/, bench/); nothing is written into the source folders.
+#
+#   make            build the programs into build/bin/
+#   make check      install missing Debian packages (as root), build, run every test
+#   make check SANITIZE=1   the same under ASan+UBSan (into build-san/)
+#   make fuzz       build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
+#   make bench      benchmarks (decoders, ingest side by side with nfcapd)
+#   make demo       run the main job end to end
+#   make valgrind   unit tests under valgrind
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+SANITIZE ?= 0
+FUZZ_SECONDS ?= 30
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build-san
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT = -O1
+else
+BUILD ?= build
+SANFLAGS =
+OPT = -O2
+endif
+
+CC ?= cc
+PKGS = libevent hiredis libpcap
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+CFLAGS ?= $(OPT) -g
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP -Iinclude $(SANFLAGS) $(PKG_CFLAGS)
+override LDFLAGS += $(SANFLAGS)
+LDLIBS = $(PKG_LIBS) -lm
+
+COMMON_SRC = $(wildcard common/*.c)
+COLLECTOR_SRC = $(filter-out collector/main.c,$(wildcard collector/*.c))
+GEN_SRC = $(wildcard tools/gen/*.c)
+TEST_SRC = $(wildcard tests/unit/test_*.c)
+TESTLIB_SRC = $(wildcard tests/unit/lib/*.c)
+BENCH_SRC = $(wildcard bench/*.c)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB = $(BUILD)/libmamori.a
+TESTLIB = $(BUILD)/libmamoritest.a
+
+PROGS = $(BUILD)/bin/mamori-collector $(BUILD)/bin/mamori-gen
+TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+.PHONY: all check unit integration deps fuzz fuzz-build bench demo valgrind install clean
+all: $(PROGS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(call obj,$(COMMON_SRC) $(COLLECTOR_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(TESTLIB): $(call obj,$(TESTLIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/bin/mamori-collector: $(call obj,collector/main.c) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/mamori-gen: $(call obj,$(GEN_SRC)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The README's test command: packages, build, unit tests, integration tests.
+check:
+	@sh tools/deps.sh
+	$(MAKE) all tests-build
+	$(MAKE) unit integration
+
+tests-build: $(TESTS)
+.PHONY: tests-build
+
+# Check runs each test in a forked child; integration-style unit tests
+# (captures, sockets) need more than Check's 4 s default.
+unit: $(TESTS)
+	@sh tests/run_unit.sh $(TESTS)
+
+integration: all
+	@BUILD=$(BUILD) sh tests/integration/run.sh
+
+valgrind: $(TESTS)
+	@CK_FORK=no VALGRIND=1 sh tests/run_unit.sh $(TESTS)
+
+deps:
+	@sh tools/deps.sh
+
+# libFuzzer targets: clang only, one per decoder, seeded from the captures.
+FUZZ_BUILD = $(BUILD)/fuzz
+FUZZ_BINS = $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_LIBSRC = $(COMMON_SRC) $(COLLECTOR_SRC)
+fuzz-build: $(FUZZ_BINS)
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIBSRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_LIBSRC) $(PKG_LIBS) -lm
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_BINS)
+
+bench: all $(BENCHES)
+	@BUILD=$(BUILD) sh bench/run.sh
+
+demo: all
+	@sh tools/deps.sh
+	@BUILD=$(BUILD) sh tools/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/etc/mamori
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 config/mamori.conf $(DESTDIR)$(PREFIX)/etc/mamori/mamori.conf
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

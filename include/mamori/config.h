@@ -1,0 +1,106 @@
+/*
+ * config.h - the configuration both daemons read (config/mamori.conf).
+ * The file format, every key, its default and bounds: docs/config.md.
+ *
+ * Format: INI-like.  `[section]` or `[section NAME]` headers, `key = value`
+ * lines, `#` or `;` comments, blank lines ignored.  Singleton sections
+ * ([collector], [limits], [redis], [window], [log]) may appear once; named
+ * sections ([exporter NAME]) once per name.  Repeatable keys (listen) may
+ * appear several times.
+ *
+ * Loading parses into a fresh struct and validates it; every error is
+ * reported as "file:line: message" and any error fails the load, so a
+ * daemon never starts (or reloads) on a bad file.
+ */
+#ifndef MAMORI_CONFIG_H
+#define MAMORI_CONFIG_H
+
+#include <stdio.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "mamori/decode.h"
+#include "mamori/prefix.h"
+
+#define MM_MAX_LISTEN 16
+#define MM_NAME_MAX 64
+#define MM_CONFIG_LINE_MAX 1024       /* longer lines are an error */
+#define MM_CONFIG_FILE_MAX (1u << 20) /* larger files are refused */
+#define MM_CONFIG_MAX_ERRORS 100      /* parsing stops after this many */
+
+struct mm_listen {
+	char text[128];               /* as written: "127.0.0.1:2055", "[::]:4739" */
+	struct sockaddr_storage ss;   /* resolved numeric address */
+	socklen_t sslen;
+};
+
+struct mm_exporter_cfg {
+	char name[MM_NAME_MAX];       /* section name */
+	struct mm_prefix prefix;      /* `address =` exporter address or prefix */
+	uint32_t sampling_rate;       /* override: 0 = learn from the export */
+	uint32_t default_rate;        /* when unknown: 0 = use [collector] default */
+	char site[MM_NAME_MAX];
+	int line;                     /* where the section started */
+};
+
+struct mm_config {
+	char path[512];
+
+	/* [collector] */
+	char collector_id[MM_NAME_MAX];      /* default: hostname */
+	struct mm_listen listen[MM_MAX_LISTEN];
+	unsigned nlisten;                    /* default: 0.0.0.0:2055 and 0.0.0.0:4739 */
+	uint32_t rcvbuf;                     /* SO_RCVBUF bytes, default 33554432 */
+	uint32_t batch;                      /* recvmmsg batch, default 64 */
+	uint32_t default_sampling_rate;      /* default 1; used (and counted) when unknown */
+	int allow_unlisted_exporters;        /* 1 (default) unless an allowlist is wanted */
+
+	/* [limits] */
+	struct mm_decode_limits limits;
+
+	/* [exporter NAME] sections, in file order */
+	struct mm_exporter_cfg *exporters;
+	unsigned nexporters;
+	struct mm_lpm *exporter_lpm;         /* address -> exporters[] index */
+
+	/* [redis] (read by later issues; parsed and validated now) */
+	char redis_host[256];                /* default 127.0.0.1 */
+	uint16_t redis_port;                 /* default 6379 */
+	char redis_socket[256];              /* unix socket path, "" = TCP */
+	int redis_db;                        /* default 0 */
+	char redis_user[MM_NAME_MAX];
+	char redis_password[256];
+
+	/* [window] */
+	uint32_t step_s;                     /* default 10 */
+	uint32_t window_steps;               /* default 6 */
+	uint32_t retention_s;                /* default 86400 */
+
+	/* [log] */
+	int log_level;                       /* enum mm_log_level, default info */
+};
+
+/*
+ * Ownership: a struct mm_config owns `exporters` and `exporter_lpm`.  It may
+ * be moved by value (parse into a new one, then swap) as long as exactly one
+ * copy is passed to mm_config_free.
+ */
+
+/* Defaults for everything (no file).  *c is overwritten, not freed. */
+void mm_config_defaults(struct mm_config *c);
+/* Load and validate `path` into *c (which it initialises).  Returns the
+ * number of errors; each is written to `errs` (may be NULL) as
+ * "path:line: message", or "path: message" when the file cannot be read.
+ * On failure *c holds the defaults again (mm_config_free stays harmless). */
+int mm_config_load(struct mm_config *c, const char *path, FILE *errs);
+/* Same from a string (tests); `name` is used in messages. */
+int mm_config_load_string(struct mm_config *c, const char *name, const char *text, FILE *errs);
+/* Print the normalised config (every key, defaults filled in) in the file
+ * format; loading the output gives the same config, except that a set
+ * Redis password is printed as "********". */
+void mm_config_print(const struct mm_config *c, FILE *out);
+/* Free what *c owns; idempotent. */
+void mm_config_free(struct mm_config *c);
+/* The [exporter] section matching addr (longest prefix), or NULL. */
+const struct mm_exporter_cfg *mm_config_exporter(const struct mm_config *c, const uint8_t addr[16]);
+
+#endif

@@ -102,19 +102,28 @@ struct mm_domain *nfx_domain(struct mm_exporter *ex, uint32_t id)
 /* A datagram this far behind the expected sequence is a late arrival. */
 #define SEQ_REORDER_WINDOW (1u << 16)
 
-void nfx_seq(struct mm_exporter *ex, struct mm_seq *s, uint32_t seq, uint32_t count, uint64_t *lost)
+void nfx_seq(struct mm_exporter *ex, struct mm_seq *s, uint32_t seq, uint32_t count, uint32_t flows,
+	     uint64_t *lost)
 {
 	if (!s->valid) {
 		s->valid = 1;
 		s->next = seq + count;
+		s->last = seq;
 		return;
 	}
 	uint32_t ahead = seq - s->next; /* modulo 2^32: wrap is handled for free */
-	if (ahead == 0) {
+	if (ahead == 0 || seq - s->last == count || seq - s->last == flows) {
+		/* In order.  The last two tests accept exporters whose sequence
+		 * already includes this datagram's records (softflowd's IPFIX
+		 * does, counting flow records only); they can only hide a gap
+		 * that exactly equals the difference of two datagrams' record
+		 * counts.  For v9 (count 1 per packet) they are the same test. */
 		s->next = seq + count;
+		s->last = seq;
 	} else if (ahead < SEQ_MAX_GAP) {
 		*lost += ahead;
 		s->next = seq + count;
+		s->last = seq;
 	} else if ((uint32_t)(s->next - seq) <= SEQ_REORDER_WINDOW) {
 		/* Late datagram: it was counted lost when its successor came;
 		 * take that back (bounded at zero), do not move `next`. */
@@ -123,6 +132,7 @@ void nfx_seq(struct mm_exporter *ex, struct mm_seq *s, uint32_t seq, uint32_t co
 	} else {
 		ex->st.seq_resets++;
 		s->next = seq + count;
+		s->last = seq;
 	}
 }
 

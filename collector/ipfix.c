@@ -22,7 +22,7 @@ static int ipfix_message(struct mm_exporter *ex, const uint8_t *buf, size_t len,
 		.sink = sink,
 	};
 	uint32_t seq = rd32(buf + 8);
-	uint64_t recs0 = ex->st.records + ex->st.options_records, pend0 = ex->st.pending_queued;
+	uint64_t flows0 = ex->st.records, opts0 = ex->st.options_records, pend0 = ex->st.pending_queued;
 	int emitted = 0, bad = 0;
 	size_t off = IPFIX_HDR;
 	while (len - off >= 4) {
@@ -67,8 +67,9 @@ static int ipfix_message(struct mm_exporter *ex, const uint8_t *buf, size_t len,
 			 * on the next message rather than guess. */
 			d->seq.valid = 0;
 		} else {
-			uint32_t count = (uint32_t)(ex->st.records + ex->st.options_records - recs0);
-			nfx_seq(ex, &d->seq, seq, count, &ex->st.lost_records);
+			uint32_t flows = (uint32_t)(ex->st.records - flows0);
+			uint32_t count = flows + (uint32_t)(ex->st.options_records - opts0);
+			nfx_seq(ex, &d->seq, seq, count, flows, &ex->st.lost_records);
 		}
 	}
 	if (bad) {

@@ -42,7 +42,7 @@ int netflow5_decode(struct mm_exporter *ex, const uint8_t *buf, size_t len, uint
 	}
 	struct mm_domain *d = nfx_domain(ex, domain);
 	if (d != NULL)
-		nfx_seq(ex, &d->seq, seq, count, &ex->st.lost_records);
+		nfx_seq(ex, &d->seq, seq, count, count, &ex->st.lost_records);
 
 	struct mm_flow f;
 	for (unsigned i = 0; i < count; i++) {

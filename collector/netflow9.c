@@ -29,7 +29,7 @@ int netflow9_decode(struct mm_exporter *ex, const uint8_t *buf, size_t len, uint
 	uint32_t seq = rd32(buf + 12);
 	struct mm_domain *d = nfx_domain(ex, c.domain);
 	if (d != NULL)
-		nfx_seq(ex, &d->seq, seq, 1, &ex->st.lost_packets);
+		nfx_seq(ex, &d->seq, seq, 1, 1, &ex->st.lost_packets);
 
 	int emitted = 0;
 	size_t off = V9_HDR;

@@ -42,8 +42,11 @@ void nfx_err(struct mm_exporter *ex, const char *fmt, ...) __attribute__((format
 struct mm_domain *nfx_domain(struct mm_exporter *ex, uint32_t id);
 
 /* Sequence accounting.  `count` is how many units this datagram carries
- * (records for v5/IPFIX/sFlow, 1 for v9 packets); gaps go to *lost. */
-void nfx_seq(struct mm_exporter *ex, struct mm_seq *s, uint32_t seq, uint32_t count, uint64_t *lost);
+ * (records for v5/IPFIX/sFlow, 1 for v9 packets), `flows` the flow records
+ * among them (exporters disagree on whether options records count); gaps go
+ * to *lost. */
+void nfx_seq(struct mm_exporter *ex, struct mm_seq *s, uint32_t seq, uint32_t count, uint32_t flows,
+	     uint64_t *lost);
 
 /* Sampler table of a domain: learn a rate, look one up (0 = unknown). */
 void nfx_sampler_learn(struct mm_exporter *ex, struct mm_domain *d, uint32_t sampler_id, uint32_t rate);

@@ -383,10 +383,13 @@ enum {
 	H_SAMPLER = 1u << 16, H_INTERVAL = 1u << 17, H_PKT_INTERVAL = 1u << 18, H_PKT_SPACE = 1u << 19,
 	H_SIZE = 1u << 20, H_POP = 1u << 21, H_PROB = 1u << 22, H_FRAME_SIZE = 1u << 23,
 	H_SYS_INIT = 1u << 24, H_ICMP_TYPE = 1u << 25, H_ICMP_CODE = 1u << 26, H_ICMP_TC = 1u << 27,
-	H_ADDR = 1u << 28,
+	H_ADDR = 1u << 28, H_SECTION = 1u << 29,
+	/* elements that make a record's sampling rate its own */
+	H_RECORD_SAMPLING = H_SAMPLER | H_INTERVAL | H_PKT_INTERVAL | H_PKT_SPACE | H_SIZE | H_POP | H_PROB,
 };
 
-/* Everything one record said, before it becomes an mm_flow. */
+/* Everything one record said, before it becomes an mm_flow.  Only `has` is
+ * reset per record: a field is read only when its bit says it was set. */
 struct acc {
 	uint32_t has;
 	uint64_t bytes, pkts, bytes_total, pkts_total, init_bytes, init_pkts, out_bytes, out_pkts;
@@ -478,10 +481,13 @@ static inline void apply(struct acc *a, struct mm_flow *f, unsigned d, const uin
 	case D_FRAME_SIZE: a->frame_size = rdn(v, len); a->has |= H_FRAME_SIZE; break;
 	case D_SYS_INIT_MS: a->sys_init_ms = rdn(v, len); a->has |= H_SYS_INIT; break;
 	case D_FRAME_SECTION:
-		a->section = v; a->section_len = len; a->section_link = MM_LINK_ETHERNET; break;
+		a->section = v; a->section_len = len; a->section_link = MM_LINK_ETHERNET;
+		a->has |= H_SECTION;
+		break;
 	case D_IPHDR_SECTION:
-		if (a->section == NULL) {
+		if (!(a->has & H_SECTION)) {
 			a->section = v; a->section_len = len; a->section_link = MM_LINK_IP;
+			a->has |= H_SECTION;
 		}
 		break;
 	}
@@ -497,8 +503,8 @@ static uint32_t acc_rate(const struct acc *a)
 		r = a->interval ? a->interval : 1;
 	else if ((a->has & (H_SIZE | H_POP)) == (H_SIZE | H_POP) && a->size)
 		r = a->pop / a->size;
-	else if ((a->has & H_PROB) && a->prob > 0 && a->prob <= 1)
-		r = (uint64_t)(1.0 / a->prob + 0.5);
+	else if ((a->has & H_PROB) && a->prob > 0 && a->prob <= 1) /* false for NaN */
+		r = (1.0 / a->prob >= 4294967295.0) ? UINT32_MAX : (uint64_t)(1.0 / a->prob + 0.5);
 	if (r > UINT32_MAX)
 		r = UINT32_MAX;
 	return (uint32_t)r;
@@ -555,11 +561,33 @@ static void acc_times(const struct acc *a, const struct nfx_ctx *c, const struct
 	f->end_ms = e;
 }
 
+/* The rate a set's records get unless they carry their own. */
+struct set_rate {
+	uint32_t rate;
+	uint8_t src;
+};
+
+static struct set_rate set_rate(struct mm_exporter *ex, struct mm_domain *d)
+{
+	struct set_rate sr;
+	int found = 0;
+	if (ex->cfg_rate) {
+		sr.rate = ex->cfg_rate;
+		sr.src = MM_SAMPLING_CONFIGURED;
+	} else if (d != NULL && (sr.rate = nfx_sampler_rate(ex, d, 0, &found), found)) {
+		sr.src = MM_SAMPLING_LEARNT;
+	} else {
+		sr.rate = ex->default_rate ? ex->default_rate : 1;
+		sr.src = MM_SAMPLING_DEFAULTED;
+	}
+	return sr;
+}
+
 static void emit_flow(struct mm_exporter *ex, const struct nfx_ctx *c, struct mm_domain *d,
-		      const struct mm_template *t, struct acc *a, struct mm_flow *f)
+		      const struct set_rate *sr, const struct mm_template *t, struct acc *a, struct mm_flow *f)
 {
 	uint32_t ip_len = 0;
-	if (!(a->has & H_ADDR) && a->section != NULL) {
+	if (!(a->has & H_ADDR) && (a->has & H_SECTION)) {
 		/* Only a sampled frame: its headers give what the fields did not. */
 		mm_pkthdr_parse(a->section, a->section_len, a->section_link, f, &ip_len);
 	}
@@ -573,7 +601,7 @@ static void emit_flow(struct mm_exporter *ex, const struct nfx_ctx *c, struct mm
 	else if (a->has & H_PKTS_TOTAL) f->packets = a->pkts_total;
 	else if (a->has & H_INIT_PKTS) f->packets = a->init_pkts;
 	else if (a->has & H_OUT_PKTS) f->packets = a->out_pkts;
-	else if (a->section != NULL) f->packets = 1;
+	else if (a->has & H_SECTION) f->packets = 1;
 
 	if (f->proto == 1 || f->proto == 58) {
 		if (a->has & H_ICMP_TC) f->dst_port = a->icmp_tc;
@@ -585,24 +613,24 @@ static void emit_flow(struct mm_exporter *ex, const struct nfx_ctx *c, struct mm
 
 	/* Sampling: operator override, then the record's own elements, then its
 	 * sampler id in the learnt table, then the domain's rate, then the
-	 * default (counted) - never a silent x1. */
+	 * default (counted) - never a silent x1.  Records without sampling
+	 * elements share the set's rate, resolved once per set. */
 	uint32_t rate;
 	int found = 0;
-	if (ex->cfg_rate) {
-		rate = ex->cfg_rate;
-		f->sampling_src = MM_SAMPLING_CONFIGURED;
+	if (ex->cfg_rate || !(a->has & H_RECORD_SAMPLING)) {
+		rate = sr->rate;
+		f->sampling_src = sr->src;
 	} else if ((rate = acc_rate(a)) != 0) {
 		f->sampling_src = MM_SAMPLING_RECORD;
 	} else if (d != NULL && (a->has & H_SAMPLER) &&
 		   (rate = nfx_sampler_rate(ex, d, (uint32_t)a->sampler_id, &found), found)) {
 		f->sampling_src = MM_SAMPLING_LEARNT;
-	} else if (d != NULL && (rate = nfx_sampler_rate(ex, d, 0, &found), found)) {
-		f->sampling_src = MM_SAMPLING_LEARNT;
 	} else {
-		rate = ex->default_rate ? ex->default_rate : 1;
-		f->sampling_src = MM_SAMPLING_DEFAULTED;
-		ex->st.unknown_sampling++;
+		rate = sr->rate;
+		f->sampling_src = sr->src;
 	}
+	if (f->sampling_src == MM_SAMPLING_DEFAULTED)
+		ex->st.unknown_sampling++;
 	f->sampling_rate = rate;
 	f->bytes_scaled = mm_scale(f->bytes, rate);
 	f->packets_scaled = mm_scale(f->packets, rate);
@@ -671,6 +699,7 @@ int nfx_data_set(struct mm_exporter *ex, const struct nfx_ctx *c, uint16_t set_i
 	}
 	t->lru = ++ex->tick;
 	struct mm_domain *d = nfx_domain(ex, c->domain);
+	const struct set_rate sr = set_rate(ex, d);
 	int emitted = 0;
 	struct acc a;
 	struct mm_flow f;
@@ -680,7 +709,7 @@ int nfx_data_set(struct mm_exporter *ex, const struct nfx_ctx *c, uint16_t set_i
 		/* Whatever is left after the last whole record is padding. */
 		for (size_t off = 0; len - off >= rl; off += rl) {
 			const uint8_t *r = p + off;
-			memset(&a, 0, sizeof(a));
+			a.has = 0;
 			memset(&f, 0, sizeof(f));
 			for (unsigned i = 0; i < t->nops; i++) {
 				const struct mm_op *op = &t->ops[i];
@@ -689,7 +718,7 @@ int nfx_data_set(struct mm_exporter *ex, const struct nfx_ctx *c, uint16_t set_i
 			if (t->options) {
 				options_record(ex, d, &a);
 			} else {
-				emit_flow(ex, c, d, t, &a, &f);
+				emit_flow(ex, c, d, &sr, t, &a, &f);
 				emitted++;
 			}
 		}
@@ -711,13 +740,13 @@ int nfx_data_set(struct mm_exporter *ex, const struct nfx_ctx *c, uint16_t set_i
 	}
 	size_t end = off;
 	for (off = 0; off < end; off += n) {
-		memset(&a, 0, sizeof(a));
+		a.has = 0;
 		memset(&f, 0, sizeof(f));
 		n = varlen_record(t, p + off, end - off, &a, &f);
 		if (t->options) {
 			options_record(ex, d, &a);
 		} else {
-			emit_flow(ex, c, d, t, &a, &f);
+			emit_flow(ex, c, d, &sr, t, &a, &f);
 			emitted++;
 		}
 	}

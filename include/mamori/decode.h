@@ -121,7 +121,8 @@ struct mm_sampler {
 
 /* Sequence tracking for one (exporter, domain, stream). */
 struct mm_seq {
-	uint32_t next;  /* expected next sequence number */
+	uint32_t next;  /* expected next sequence number (RFC: seq + count) */
+	uint32_t last;  /* sequence number of the last datagram */
 	uint8_t valid;
 };
 

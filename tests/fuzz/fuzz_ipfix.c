@@ -1,0 +1,9 @@
+/* libFuzzer target: ipfix_decode on untrusted bytes (see fuzz_common.h). */
+#include "fuzz_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fuzz_one(ipfix_decode, data, size);
+	return 0;
+}

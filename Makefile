@@ -121,8 +121,9 @@ fuzz: fuzz-build
 bench: all $(BENCHES)
 	@BUILD=$(BUILD) sh bench/run.sh
 
-demo: all
+demo:
 	@sh tools/deps.sh
+	$(MAKE) all
 	@BUILD=$(BUILD) sh tools/demo.sh
 
 install: all

@@ -16,14 +16,18 @@
  *
  * Worst-case decoder memory per exporter (bytes), with L = limits:
  *   sizeof(struct mm_exporter)
+ *   + L.max_domains * (sizeof(struct mm_domain) + L.max_samplers * sizeof(struct mm_sampler))
  *   + L.max_templates * (sizeof(struct mm_template)
  *                        + L.max_template_fields * (sizeof(struct mm_tfield) + sizeof(struct mm_op)))
- *   + L.pending_max_bytes
- * and the exporter table holds at most L.max_exporters of them.
- * With the defaults (1024 exporters, 256 templates of <= 128 fields, 64 KiB
- * pending) that is about 1024 * (7 KiB + 256 * 1.6 KiB + 64 KiB) ~ 480 MiB in
- * the worst case an attacker can force with spoofed exporters; deployments
- * lower max_exporters or use the exporter allowlist.
+ *   + L.pending_max_sets * sizeof(struct mm_pending) + L.pending_max_bytes
+ *   + L.max_template_fields * sizeof(struct mm_tfield)   (parse scratch)
+ * and the exporter table holds at most L.max_exporters of them.  On x86-64
+ * with the defaults (16 domains of 32 samplers, 256 templates of <= 128
+ * fields, 32 pending sets in 64 KiB) that is about 0.4 + 13 + 537 + 66 + 1
+ * = 617 KiB per exporter, ~620 MiB for 1024 exporters: the worst case an
+ * attacker can force with spoofed exporters and maximal templates (real
+ * exporters use a few KiB).  Deployments lower max_exporters or turn on the
+ * exporter allowlist.
  */
 #ifndef MAMORI_DECODE_H
 #define MAMORI_DECODE_H

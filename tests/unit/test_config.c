@@ -1,0 +1,1035 @@
+/*
+ * test_config.c - the configuration parser (common/config.c).
+ *
+ * Every error path is checked with its exact "file:line: " text; the
+ * print -> load round trip; the example config/mamori.conf (must load
+ * clean and equal the defaults); docs/config.md naming every key.
+ * Run from the top of the tree (make does).
+ */
+#include <check.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mamori/config.h"
+#include "mamori/log.h"
+
+/* Load `text` as "t.conf"; *out gets everything written to errs. */
+static int load(struct mm_config *c, const char *text, char **out)
+{
+	size_t len;
+	FILE *f = open_memstream(out, &len);
+	int n;
+
+	ck_assert_ptr_nonnull(f);
+	n = mm_config_load_string(c, "t.conf", text, f);
+	fclose(f);
+	return n;
+}
+
+static char *print_str(const struct mm_config *c)
+{
+	char *buf = NULL;
+	size_t len;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	mm_config_print(c, f);
+	fclose(f);
+	return buf;
+}
+
+/* Load must succeed with no output at all. */
+static void load_ok(struct mm_config *c, const char *text)
+{
+	char *errs = NULL;
+	int n = load(c, text, &errs);
+
+	ck_assert_msg(n == 0, "expected no errors, got %d:\n%s", n, errs);
+	ck_assert_str_eq(errs, "");
+	free(errs);
+}
+
+/* ---- defaults ------------------------------------------------------ */
+
+START_TEST(test_defaults)
+{
+	struct mm_config c;
+	struct mm_decode_limits l;
+	char host[256] = "";
+	const struct sockaddr_in *sin;
+
+	mm_config_defaults(&c);
+	mm_decode_limits_default(&l);
+	ck_assert_mem_eq(&c.limits, &l, sizeof(l));
+	ck_assert_uint_eq(l.max_exporters, MM_DEF_MAX_EXPORTERS);
+	ck_assert_uint_eq(l.max_domains, MM_DEF_MAX_DOMAINS);
+	ck_assert_uint_eq(l.max_templates, MM_DEF_MAX_TEMPLATES);
+	ck_assert_uint_eq(l.max_template_fields, MM_DEF_MAX_TEMPLATE_FIELDS);
+	ck_assert_uint_eq(l.max_samplers, MM_DEF_MAX_SAMPLERS);
+	ck_assert_uint_eq(l.pending_max_sets, MM_DEF_PENDING_MAX_SETS);
+	ck_assert_uint_eq(l.pending_max_bytes, MM_DEF_PENDING_MAX_BYTES);
+	ck_assert_uint_eq(l.pending_timeout_ms, MM_DEF_PENDING_TIMEOUT_MS);
+
+	ck_assert_int_eq(gethostname(host, sizeof(host) - 1), 0);
+	ck_assert_str_eq(c.collector_id, host);
+	ck_assert_uint_eq(c.nlisten, 2);
+	ck_assert_str_eq(c.listen[0].text, "0.0.0.0:2055");
+	ck_assert_str_eq(c.listen[1].text, "0.0.0.0:4739");
+	sin = (const struct sockaddr_in *)&c.listen[1].ss;
+	ck_assert_int_eq(sin->sin_family, AF_INET);
+	ck_assert_uint_eq(ntohs(sin->sin_port), 4739);
+	ck_assert_uint_eq(sin->sin_addr.s_addr, htonl(INADDR_ANY));
+	ck_assert_uint_eq(c.listen[0].sslen, sizeof(struct sockaddr_in));
+	ck_assert_uint_eq(c.rcvbuf, 33554432);
+	ck_assert_uint_eq(c.batch, 64);
+	ck_assert_uint_eq(c.default_sampling_rate, 1);
+	ck_assert_int_eq(c.allow_unlisted_exporters, 1);
+	ck_assert_uint_eq(c.nexporters, 0);
+	ck_assert_ptr_null(c.exporters);
+	ck_assert_str_eq(c.redis_host, "127.0.0.1");
+	ck_assert_uint_eq(c.redis_port, 6379);
+	ck_assert_str_eq(c.redis_socket, "");
+	ck_assert_int_eq(c.redis_db, 0);
+	ck_assert_str_eq(c.redis_user, "");
+	ck_assert_str_eq(c.redis_password, "");
+	ck_assert_uint_eq(c.step_s, 10);
+	ck_assert_uint_eq(c.window_steps, 6);
+	ck_assert_uint_eq(c.retention_s, 86400);
+	ck_assert_int_eq(c.log_level, MM_LOG_INFO);
+	mm_config_free(&c);
+	mm_config_free(&c); /* idempotent */
+}
+END_TEST
+
+START_TEST(test_empty_and_comments)
+{
+	struct mm_config c, d;
+	char *a, *b;
+
+	load_ok(&c, "");
+	ck_assert_str_eq(c.path, "t.conf");
+	load_ok(&d, "# comment\n; another\n\n   \t\n  # indented comment\n[log]\n; x = y\n");
+	a = print_str(&c);
+	b = print_str(&d);
+	ck_assert_str_eq(a, b);
+	free(a);
+	free(b);
+	mm_config_free(&c);
+	mm_config_free(&d);
+}
+END_TEST
+
+START_TEST(test_all_keys)
+{
+	struct mm_config c;
+	const struct sockaddr_in *sin;
+	const struct sockaddr_in6 *sin6;
+	char a[64];
+
+	/* CRLF endings, blanks around '=', no newline at the end. */
+	load_ok(&c, "[collector]\r\n"
+		    "  id =  edge-1.example_x \r\n"
+		    "listen=192.0.2.1:9995\n"
+		    "listen = [2001:db8::1]:4739\n"
+		    "listen = :6343\n"
+		    "listen = 127.0.0.1:0\n"
+		    "listen = 127.0.0.1:0\n"
+		    "rcvbuf = 4096\n"
+		    "batch = 1024\n"
+		    "default_sampling_rate = 1000000\n"
+		    "allow_unlisted_exporters = off\n"
+		    "[limits]\n"
+		    "max_exporters = 1\n"
+		    "max_domains = 4096\n"
+		    "max_templates = 65536\n"
+		    "max_template_fields = 16384\n"
+		    "max_samplers = 2\n"
+		    "pending_max_sets = 4096\n"
+		    "pending_max_bytes = 1024\n"
+		    "pending_timeout_ms = 600000\n"
+		    "[ exporter   r1 ]\n"
+		    "address = 198.51.100.7\n"
+		    "sampling_rate = 1000\n"
+		    "default_rate = 100\n"
+		    "site = ams-1\n"
+		    "[exporter r2]\n"
+		    "address = 2001:db8:1::/48\n"
+		    "[redis]\n"
+		    "host = redis.example\n"
+		    "port = 6380\n"
+		    "socket = /run/redis/redis.sock\n"
+		    "db = 3\n"
+		    "user = mamori\n"
+		    "password = p#ss;word = x\n"
+		    "[window]\n"
+		    "step = 3600\n"
+		    "steps = 1440\n"
+		    "retention = 31536000\n"
+		    "[log]\n"
+		    "level = debug");
+	ck_assert_str_eq(c.collector_id, "edge-1.example_x");
+	ck_assert_uint_eq(c.nlisten, 5);
+	ck_assert_str_eq(c.listen[0].text, "192.0.2.1:9995");
+	sin = (const struct sockaddr_in *)&c.listen[0].ss;
+	ck_assert_int_eq(sin->sin_family, AF_INET);
+	ck_assert_uint_eq(ntohs(sin->sin_port), 9995);
+	ck_assert_uint_eq(ntohl(sin->sin_addr.s_addr), 0xc0000201u);
+	sin6 = (const struct sockaddr_in6 *)&c.listen[1].ss;
+	ck_assert_int_eq(sin6->sin6_family, AF_INET6);
+	ck_assert_uint_eq(ntohs(sin6->sin6_port), 4739);
+	ck_assert_str_eq(inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a)), "2001:db8::1");
+	ck_assert_uint_eq(c.listen[1].sslen, sizeof(struct sockaddr_in6));
+	/* ":PORT" is every IPv4 address. */
+	sin = (const struct sockaddr_in *)&c.listen[2].ss;
+	ck_assert_str_eq(c.listen[2].text, ":6343");
+	ck_assert_int_eq(sin->sin_family, AF_INET);
+	ck_assert_uint_eq(sin->sin_addr.s_addr, htonl(INADDR_ANY));
+	ck_assert_uint_eq(ntohs(sin->sin_port), 6343);
+	/* Port 0 twice is not a duplicate: each gets its own port. */
+	ck_assert_str_eq(c.listen[4].text, "127.0.0.1:0");
+	ck_assert_uint_eq(c.rcvbuf, 4096);
+	ck_assert_uint_eq(c.batch, 1024);
+	ck_assert_uint_eq(c.default_sampling_rate, 1000000);
+	ck_assert_int_eq(c.allow_unlisted_exporters, 0);
+	ck_assert_uint_eq(c.limits.max_exporters, 1);
+	ck_assert_uint_eq(c.limits.max_domains, 4096);
+	ck_assert_uint_eq(c.limits.max_templates, 65536);
+	ck_assert_uint_eq(c.limits.max_template_fields, 16384);
+	ck_assert_uint_eq(c.limits.max_samplers, 2);
+	ck_assert_uint_eq(c.limits.pending_max_sets, 4096);
+	ck_assert_uint_eq(c.limits.pending_max_bytes, 1024);
+	ck_assert_uint_eq(c.limits.pending_timeout_ms, 600000);
+	ck_assert_uint_eq(c.nexporters, 2);
+	ck_assert_str_eq(c.exporters[0].name, "r1");
+	ck_assert_int_eq(c.exporters[0].line, 21);
+	ck_assert_str_eq(mm_prefix_str(&c.exporters[0].prefix, a, sizeof(a)), "198.51.100.7/32");
+	ck_assert_uint_eq(c.exporters[0].sampling_rate, 1000);
+	ck_assert_uint_eq(c.exporters[0].default_rate, 100);
+	ck_assert_str_eq(c.exporters[0].site, "ams-1");
+	ck_assert_str_eq(c.exporters[1].name, "r2");
+	ck_assert_str_eq(mm_prefix_str(&c.exporters[1].prefix, a, sizeof(a)), "2001:db8:1::/48");
+	ck_assert_uint_eq(c.exporters[1].sampling_rate, 0);
+	ck_assert_uint_eq(c.exporters[1].default_rate, 0);
+	ck_assert_str_eq(c.exporters[1].site, "");
+	ck_assert_str_eq(c.redis_host, "redis.example");
+	ck_assert_uint_eq(c.redis_port, 6380);
+	ck_assert_str_eq(c.redis_socket, "/run/redis/redis.sock");
+	ck_assert_int_eq(c.redis_db, 3);
+	ck_assert_str_eq(c.redis_user, "mamori");
+	/* No inline comments: '#', ';' and '=' belong to the value. */
+	ck_assert_str_eq(c.redis_password, "p#ss;word = x");
+	ck_assert_uint_eq(c.step_s, 3600);
+	ck_assert_uint_eq(c.window_steps, 1440);
+	ck_assert_uint_eq(c.retention_s, 31536000);
+	ck_assert_int_eq(c.log_level, MM_LOG_DEBUG);
+	mm_config_free(&c);
+}
+END_TEST
+
+START_TEST(test_bool_forms)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	struct mm_config c;
+	char text[128];
+
+	for (int i = 0; i < 4; i++) {
+		snprintf(text, sizeof(text), "[collector]\nallow_unlisted_exporters = %s\n", no[i]);
+		load_ok(&c, text);
+		ck_assert_int_eq(c.allow_unlisted_exporters, 0);
+		snprintf(text, sizeof(text), "[collector]\nallow_unlisted_exporters = %s\n", yes[i]);
+		load_ok(&c, text);
+		ck_assert_int_eq(c.allow_unlisted_exporters, 1);
+	}
+	mm_config_free(&c);
+}
+END_TEST
+
+START_TEST(test_log_levels)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+	struct mm_config c;
+	char text[64];
+
+	for (int i = 0; i < 4; i++) {
+		snprintf(text, sizeof(text), "[log]\nlevel = %s\n", names[i]);
+		load_ok(&c, text);
+		ck_assert_int_eq(c.log_level, i);
+	}
+	mm_config_free(&c);
+}
+END_TEST
+
+/* ---- every error path, exact text ---------------------------------- */
+
+static const struct {
+	const char *text;
+	const char *errs;
+} bad[] = {
+	/* sections */
+	{ "[bogus]\nx = 1\n", "t.conf:1: unknown section [bogus]\n" },
+	{ "[collector]\n[collector]\nbatch = 1\n",
+	  "t.conf:2: duplicate section [collector] (first at line 1)\n" },
+	{ "[log\n", "t.conf:1: bad section header: missing ']'\n" },
+	{ "[log] # c\n", "t.conf:1: unexpected text after ']'\n" },
+	{ "[ ]\n", "t.conf:1: empty section header\n" },
+	{ "[log x]\n", "t.conf:1: section [log] takes no name\n" },
+	{ "[exporter]\n", "t.conf:1: section [exporter] needs a name: [exporter NAME]\n" },
+	{ "[exporter a b]\n", "t.conf:1: bad section header (expected [section] or [section NAME])\n" },
+	{ "[exporter a:b]\n",
+	  "t.conf:1: bad exporter name 'a:b' (1..63 letters, digits, '.', '_' or '-')\n" },
+	{ "[exporter 0123456789012345678901234567890123456789012345678901234567890123]\n",
+	  "t.conf:1: bad exporter name '0123456789012345678901234567890123456789012345678901234567890123' "
+	  "(1..63 letters, digits, '.', '_' or '-')\n" },
+	{ "[exporter a]\naddress = 192.0.2.1\n[exporter a]\naddress = 192.0.2.2\n",
+	  "t.conf:3: duplicate section [exporter a] (first at line 1)\n" },
+	{ "[exporter a]\nsite = x\n[log]\n", "t.conf:1: [exporter a]: missing required key 'address'\n" },
+	{ "[exporter a]\n", "t.conf:1: [exporter a]: missing required key 'address'\n" },
+	/* key lines */
+	{ "batch = 1\n", "t.conf:1: key 'batch' outside any section\n" },
+	{ "[collector]\nbatch 1\n", "t.conf:2: missing '=' (expected key = value)\n" },
+	{ "[collector]\n = 1\n", "t.conf:2: missing key before '='\n" },
+	{ "[collector]\nbatchsize = 1\n", "t.conf:2: unknown key 'batchsize' in [collector]\n" },
+	{ "[exporter e]\naddress = 192.0.2.1\nsize = 1\n", "t.conf:3: unknown key 'size' in [exporter e]\n" },
+	{ "[window]\nlevel = info\n", "t.conf:2: unknown key 'level' in [window]\n" },
+	{ "[collector]\nbatch = 1\n\nbatch = 2\n",
+	  "t.conf:4: duplicate key 'batch' in [collector] (first at line 2)\n" },
+	{ "[exporter e]\naddress = 192.0.2.1\naddress = 192.0.2.2\n",
+	  "t.conf:3: duplicate key 'address' in [exporter e] (first at line 2)\n" },
+	/* numbers */
+	{ "[collector]\nbatch = 0\n", "t.conf:2: batch: 0 out of range (1..1024)\n" },
+	{ "[collector]\nbatch = 1025\n", "t.conf:2: batch: 1025 out of range (1..1024)\n" },
+	{ "[collector]\nrcvbuf = 4095\n", "t.conf:2: rcvbuf: 4095 out of range (4096..1073741824)\n" },
+	{ "[collector]\ndefault_sampling_rate = 1000001\n",
+	  "t.conf:2: default_sampling_rate: 1000001 out of range (1..1000000)\n" },
+	{ "[collector]\nbatch = 18446744073709551616\n",
+	  "t.conf:2: batch: 18446744073709551616 out of range (1..1024)\n" },
+	{ "[collector]\nbatch = 12abc\n", "t.conf:2: batch: bad number '12abc' (expected a decimal integer)\n" },
+	{ "[collector]\nbatch = -1\n", "t.conf:2: batch: bad number '-1' (expected a decimal integer)\n" },
+	{ "[collector]\nbatch = 0x10\n", "t.conf:2: batch: bad number '0x10' (expected a decimal integer)\n" },
+	{ "[collector]\nbatch = 64 # default\n",
+	  "t.conf:2: batch: bad number '64 # default' (expected a decimal integer)\n" },
+	{ "[collector]\nbatch =\n", "t.conf:2: batch: missing value\n" },
+	{ "[limits]\nmax_exporters = 0\n", "t.conf:2: max_exporters: 0 out of range (1..1048576)\n" },
+	{ "[limits]\nmax_domains = 4097\n", "t.conf:2: max_domains: 4097 out of range (1..4096)\n" },
+	{ "[limits]\nmax_templates = 65537\n", "t.conf:2: max_templates: 65537 out of range (1..65536)\n" },
+	{ "[limits]\nmax_template_fields = 16385\n",
+	  "t.conf:2: max_template_fields: 16385 out of range (1..16384)\n" },
+	{ "[limits]\nmax_samplers = 0\n", "t.conf:2: max_samplers: 0 out of range (1..65536)\n" },
+	{ "[limits]\npending_max_sets = 4097\n", "t.conf:2: pending_max_sets: 4097 out of range (1..4096)\n" },
+	{ "[limits]\npending_max_bytes = 1023\n",
+	  "t.conf:2: pending_max_bytes: 1023 out of range (1024..67108864)\n" },
+	{ "[limits]\npending_timeout_ms = 99\n",
+	  "t.conf:2: pending_timeout_ms: 99 out of range (100..600000)\n" },
+	{ "[exporter e]\naddress = 192.0.2.1\nsampling_rate = 1000001\n",
+	  "t.conf:3: sampling_rate: 1000001 out of range (0..1000000)\n" },
+	{ "[exporter e]\naddress = 192.0.2.1\ndefault_rate = 2000000\n",
+	  "t.conf:3: default_rate: 2000000 out of range (0..1000000)\n" },
+	{ "[redis]\nport = 0\n", "t.conf:2: port: 0 out of range (1..65535)\n" },
+	{ "[redis]\nport = 65536\n", "t.conf:2: port: 65536 out of range (1..65535)\n" },
+	{ "[redis]\ndb = 65536\n", "t.conf:2: db: 65536 out of range (0..65535)\n" },
+	{ "[window]\nstep = 0\n", "t.conf:2: step: 0 out of range (1..3600)\n" },
+	{ "[window]\nstep = 3601\n", "t.conf:2: step: 3601 out of range (1..3600)\n" },
+	{ "[window]\nsteps = 1441\n", "t.conf:2: steps: 1441 out of range (1..1440)\n" },
+	{ "[window]\nretention = 59\n", "t.conf:2: retention: 59 out of range (60..31536000)\n" },
+	{ "[window]\nretention = 31536001\n", "t.conf:2: retention: 31536001 out of range (60..31536000)\n" },
+	/* booleans and levels */
+	{ "[collector]\nallow_unlisted_exporters = maybe\n",
+	  "t.conf:2: allow_unlisted_exporters: bad boolean 'maybe' (use yes or no)\n" },
+	{ "[collector]\nallow_unlisted_exporters = YES\n",
+	  "t.conf:2: allow_unlisted_exporters: bad boolean 'YES' (use yes or no)\n" },
+	{ "[log]\nlevel = verbose\n",
+	  "t.conf:2: level: unknown log level 'verbose' (use error, warn, info or debug)\n" },
+	/* strings */
+	{ "[collector]\nid =\n", "t.conf:2: id: must not be empty\n" },
+	{ "[collector]\nid = a b\n", "t.conf:2: id: bad name 'a b' (letters, digits, '.', '_' and '-' only)\n" },
+	{ "[collector]\nid = col:1\n", "t.conf:2: id: bad name 'col:1' (letters, digits, '.', '_' and '-' only)\n" },
+	{ "[collector]\nid = 0123456789012345678901234567890123456789012345678901234567890123\n",
+	  "t.conf:2: id: too long (max 63 characters)\n" },
+	{ "[collector]\nid = a\tb\n", "t.conf:2: id: control character in value\n" },
+	{ "[redis]\nhost =\n", "t.conf:2: host: must not be empty\n" },
+	{ "[redis]\npassword = a\033[2Jb\n", "t.conf:2: password: control character in value\n" },
+	{ "[redis]\nsocket = run/redis.sock\n", "t.conf:2: socket: 'run/redis.sock' is not an absolute path\n" },
+	{ "[exporter e]\naddress = 192.0.2.1\nsite = a/b\n",
+	  "t.conf:3: site: bad name 'a/b' (letters, digits, '.', '_' and '-' only)\n" },
+	/* prefixes */
+	{ "[exporter e]\naddress = 10.0.0.1/8\n",
+	  "t.conf:2: address: bad prefix '10.0.0.1/8': host bits set (did you mean 10.0.0.0/8?)\n" },
+	{ "[exporter e]\naddress = 2001:db8::1/32\n",
+	  "t.conf:2: address: bad prefix '2001:db8::1/32': host bits set (did you mean 2001:db8::/32?)\n" },
+	{ "[exporter e]\naddress = 10.0.0.0/33\n",
+	  "t.conf:2: address: bad prefix '10.0.0.0/33': prefix length out of range (IPv4: 0..32)\n" },
+	{ "[exporter e]\naddress = ::/129\n",
+	  "t.conf:2: address: bad prefix '::/129': prefix length out of range (IPv6: 0..128)\n" },
+	{ "[exporter e]\naddress = 10.0.0.0/\n",
+	  "t.conf:2: address: bad prefix '10.0.0.0/': prefix length is not a number\n" },
+	{ "[exporter e]\naddress = router1\n",
+	  "t.conf:2: address: bad prefix 'router1': not an IPv4 or IPv6 address\n" },
+	{ "[exporter e]\naddress =\n", "t.conf:2: address: bad prefix '': empty prefix\n" },
+	/* listen */
+	{ "[collector]\nlisten = 127.0.0.1\n",
+	  "t.conf:2: listen: bad address '127.0.0.1': missing port (use ADDR:PORT, [V6ADDR]:PORT or :PORT)\n" },
+	{ "[collector]\nlisten = 127.0.0.1:65536\n",
+	  "t.conf:2: listen: bad address '127.0.0.1:65536': bad port (0..65535)\n" },
+	{ "[collector]\nlisten = 127.0.0.1:\n", "t.conf:2: listen: bad address '127.0.0.1:': bad port (0..65535)\n" },
+	{ "[collector]\nlisten = 127.0.0.1:x\n", "t.conf:2: listen: bad address '127.0.0.1:x': bad port (0..65535)\n" },
+	{ "[collector]\nlisten = ::1:2055\n",
+	  "t.conf:2: listen: bad address '::1:2055': IPv6 addresses need brackets: [V6ADDR]:PORT\n" },
+	{ "[collector]\nlisten = localhost:2055\n",
+	  "t.conf:2: listen: bad address 'localhost:2055': not a numeric IPv4 address (host names are not looked up)\n" },
+	{ "[collector]\nlisten = 10.1:2055\n",
+	  "t.conf:2: listen: bad address '10.1:2055': not a numeric IPv4 address (host names are not looked up)\n" },
+	{ "[collector]\nlisten = [::1:2055\n", "t.conf:2: listen: bad address '[::1:2055': missing ']'\n" },
+	{ "[collector]\nlisten = [::1]2055\n", "t.conf:2: listen: bad address '[::1]2055': expected [V6ADDR]:PORT\n" },
+	{ "[collector]\nlisten = [192.0.2.1]:2055\n",
+	  "t.conf:2: listen: bad address '[192.0.2.1]:2055': not a numeric IPv6 address\n" },
+	{ "[collector]\nlisten = :2055\nlisten = 0.0.0.0:2055\n",
+	  "t.conf:3: listen: duplicate address '0.0.0.0:2055' (first at line 2)\n" },
+	{ "[collector]\nlisten = [::]:2055\nlisten = [0::0]:2055\n",
+	  "t.conf:3: listen: duplicate address '[0::0]:2055' (first at line 2)\n" },
+	{ "[collector]\nlisten = :1\nlisten = :2\nlisten = :3\nlisten = :4\nlisten = :5\nlisten = :6\n"
+	  "listen = :7\nlisten = :8\nlisten = :9\nlisten = :10\nlisten = :11\nlisten = :12\n"
+	  "listen = :13\nlisten = :14\nlisten = :15\nlisten = :16\nlisten = :17\n",
+	  "t.conf:18: listen: too many addresses (max 16)\n" },
+	/* whole-file checks */
+	{ "[window]\nstep = 3600\nsteps = 1440\n",
+	  "t.conf:3: retention 86400 s is shorter than one window (step 3600 s x 1440 steps = 5184000 s)\n" },
+	{ "[exporter a]\naddress = 10.0.0.0/8\n[exporter b]\nsite = x\naddress = 10.1.0.0/16\n",
+	  "t.conf:5: [exporter b] address 10.1.0.0/16 overlaps [exporter a] address 10.0.0.0/8 at line 2\n" },
+	{ "[exporter a]\naddress = 2001:db8::/32\n[exporter b]\naddress = ::/0\n",
+	  "t.conf:4: [exporter b] address ::/0 overlaps [exporter a] address 2001:db8::/32 at line 2\n" },
+	{ "[exporter a]\naddress = 192.0.2.0/24\n[exporter b]\naddress = ::ffff:192.0.2.1\n",
+	  "t.conf:4: [exporter b] address ::ffff:192.0.2.1/128 overlaps [exporter a] address 192.0.2.0/24 at line 2\n" },
+	{ "[exporter a]\naddress = 192.0.2.1\n[exporter b]\naddress = 192.0.2.1/32\n",
+	  "t.conf:4: [exporter b] address 192.0.2.1/32 overlaps [exporter a] address 192.0.2.1/32 at line 2\n" },
+};
+
+START_TEST(test_errors)
+{
+	struct mm_config c;
+	char *errs = NULL;
+	int n = load(&c, bad[_i].text, &errs);
+
+	ck_assert_msg(n == 1, "case %d: %d errors:\n%s", _i, n, errs);
+	ck_assert_str_eq(errs, bad[_i].errs);
+	/* A failed load leaves the defaults, nothing allocated. */
+	ck_assert_uint_eq(c.nexporters, 0);
+	ck_assert_ptr_null(c.exporters);
+	ck_assert_ptr_null(c.exporter_lpm);
+	ck_assert_uint_eq(c.nlisten, 2);
+	ck_assert_str_eq(c.path, "t.conf");
+	free(errs);
+	mm_config_free(&c);
+}
+END_TEST
+
+/* The retention check names the line that made the window too long even
+ * when it is retention itself. */
+START_TEST(test_retention_line)
+{
+	struct mm_config c;
+	char *errs = NULL;
+
+	ck_assert_int_eq(load(&c, "[window]\nretention = 60\nstep = 11\n", &errs), 1);
+	ck_assert_str_eq(errs, "t.conf:2: retention 60 s is shorter than one window (step 11 s x 6 steps = 66 s)\n");
+	free(errs);
+	load_ok(&c, "[window]\nretention = 60\nstep = 10\n");
+	mm_config_free(&c);
+}
+END_TEST
+
+START_TEST(test_line_too_long)
+{
+	struct mm_config c;
+	char *errs = NULL;
+	size_t max = MM_CONFIG_LINE_MAX - 1;
+	char *text = malloc(64 + 2 * MM_CONFIG_LINE_MAX);
+	size_t n;
+
+	/* Exactly the maximum is fine (a comment)... */
+	n = (size_t)sprintf(text, "[log]\n#");
+	memset(text + n, 'x', max - 1);
+	strcpy(text + n + max - 1, "\n");
+	load_ok(&c, text);
+	/* ...one more is not, and parsing goes on after it. */
+	n = (size_t)sprintf(text, "[log]\n#");
+	memset(text + n, 'x', max);
+	strcpy(text + n + max, "\nlevel = loud\n");
+	ck_assert_int_eq(load(&c, text, &errs), 2);
+	ck_assert_str_eq(errs, "t.conf:2: line too long (max 1023 characters)\n"
+			       "t.conf:3: level: unknown log level 'loud' (use error, warn, info or debug)\n");
+	free(errs);
+	free(text);
+	mm_config_free(&c);
+}
+END_TEST
+
+/* Every error is reported, in order, and the count returned. */
+START_TEST(test_all_errors_collected)
+{
+	struct mm_config c;
+	char *errs = NULL;
+	int n = load(&c,
+		     "[collector]\n"
+		     "batch = 0\n"
+		     "rcvbuf = big\n"
+		     "nonsense\n"
+		     "[nope]\n"
+		     "anything = goes\n" /* ignored: inside a rejected section */
+		     "[exporter a]\n"
+		     "address = 10.0.0.0/8\n"
+		     "[exporter b]\n"
+		     "address = 10.2.0.0/16\n"
+		     "[exporter c]\n"
+		     "sampling_rate = 10\n"
+		     "[log]\n"
+		     "level = info\n"
+		     "level = debug\n",
+		     &errs);
+
+	ck_assert_int_eq(n, 7);
+	ck_assert_str_eq(errs, "t.conf:2: batch: 0 out of range (1..1024)\n"
+			       "t.conf:3: rcvbuf: bad number 'big' (expected a decimal integer)\n"
+			       "t.conf:4: missing '=' (expected key = value)\n"
+			       "t.conf:5: unknown section [nope]\n"
+			       "t.conf:11: [exporter c]: missing required key 'address'\n"
+			       "t.conf:15: duplicate key 'level' in [log] (first at line 14)\n"
+			       "t.conf:10: [exporter b] address 10.2.0.0/16 overlaps [exporter a] "
+			       "address 10.0.0.0/8 at line 8\n");
+	free(errs);
+	mm_config_free(&c);
+}
+END_TEST
+
+/* Every overlapping section is reported (against its nearest container),
+ * in line order; a section with a bad address takes no part. */
+START_TEST(test_overlaps_all_reported)
+{
+	struct mm_config c;
+	char *errs = NULL;
+	int n = load(&c,
+		     "[exporter big]\n"
+		     "address = 10.0.0.0/8\n"
+		     "[exporter x]\n"
+		     "address = 10.1.0.0/16\n"
+		     "[exporter y]\n"
+		     "address = 10.2.0.0/16\n"
+		     "[exporter z]\n"
+		     "address = 11.0.0.0/8\n"
+		     "[exporter w]\n"
+		     "address = 10.1.2.3\n"
+		     "[exporter bad]\n"
+		     "address = 10.0.0.1/8\n",
+		     &errs);
+
+	ck_assert_int_eq(n, 4);
+	ck_assert_str_eq(errs, "t.conf:12: address: bad prefix '10.0.0.1/8': host bits set (did you mean 10.0.0.0/8?)\n"
+			       "t.conf:4: [exporter x] address 10.1.0.0/16 overlaps [exporter big] address 10.0.0.0/8 at line 2\n"
+			       "t.conf:6: [exporter y] address 10.2.0.0/16 overlaps [exporter big] address 10.0.0.0/8 at line 2\n"
+			       "t.conf:10: [exporter w] address 10.1.2.3/32 overlaps [exporter x] address 10.1.0.0/16 at line 4\n");
+	free(errs);
+	mm_config_free(&c);
+}
+END_TEST
+
+/* Many sections load fast (the overlap check is not pairwise). */
+START_TEST(test_many_exporters)
+{
+	enum { N = 20000 };
+	struct mm_config c;
+	char *text = malloc((size_t)N * 48 + 64), *errs = NULL;
+	size_t len = 0;
+	uint8_t a[16];
+
+	for (int i = 0; i < N; i++)
+		len += (size_t)sprintf(text + len, "[exporter e%d]\naddress = 10.%d.%d.0/24\n", i, i / 256, i % 256);
+	ck_assert_int_eq(load(&c, text, &errs), 0);
+	ck_assert_uint_eq(c.nexporters, N);
+	mm_addr_parse("10.78.31.9", a); /* 78 * 256 + 31 = 19999 */
+	ck_assert_str_eq(mm_config_exporter(&c, a)->name, "e19999");
+	free(errs);
+	mm_config_free(&c);
+	/* Duplicate names are still found once the name table has grown. */
+	strcpy(text + len, "[exporter e5]\n");
+	ck_assert_int_eq(load(&c, text, &errs), 1);
+	ck_assert_str_eq(errs, "t.conf:40001: duplicate section [exporter e5] (first at line 11)\n");
+	free(errs);
+	free(text);
+	mm_config_free(&c);
+}
+END_TEST
+
+START_TEST(test_too_many_errors)
+{
+	struct mm_config c;
+	size_t len = 0;
+	char *text = malloc(200 * 16), *errs = NULL, *p, *last;
+	int n, lines = 0;
+
+	len = (size_t)sprintf(text, "[collector]\n");
+	for (int i = 0; i < 150; i++)
+		len += (size_t)sprintf(text + len, "batch%d = 1\n", i);
+	n = load(&c, text, &errs);
+	ck_assert_int_eq(n, MM_CONFIG_MAX_ERRORS);
+	for (p = errs, last = errs; *p != '\0'; p++) {
+		if (*p == '\n') {
+			lines++;
+			if (p[1] != '\0')
+				last = p + 1;
+		}
+	}
+	ck_assert_int_eq(lines, MM_CONFIG_MAX_ERRORS + 1);
+	ck_assert_str_eq(last, "t.conf:101: too many errors, giving up\n");
+	ck_assert_ptr_nonnull(strstr(errs, "t.conf:101: unknown key 'batch99' in [collector]\n"));
+	ck_assert_ptr_null(strstr(errs, "batch100"));
+	free(errs);
+	free(text);
+	mm_config_free(&c);
+}
+END_TEST
+
+/* Echoed values are sanitised and bounded. */
+START_TEST(test_error_echo_sanitised)
+{
+	struct mm_config c;
+	char *errs = NULL;
+	char text[256];
+
+	snprintf(text, sizeof(text), "[collector]\nbatch = %s\n",
+		 "\x1b]0;pwned\x07-0123456789012345678901234567890123456789012345678901234567890123456789");
+	ck_assert_int_eq(load(&c, text, &errs), 1);
+	/* 71 characters at most: 68 of the value and "...". */
+	ck_assert_str_eq(errs, "t.conf:2: batch: bad number '?]0;pwned?-0123456789012345678901234567890123456789"
+			       "01234567890123456...' (expected a decimal integer)\n");
+	free(errs);
+	mm_config_free(&c);
+}
+END_TEST
+
+/* ---- files --------------------------------------------------------- */
+
+static char *write_tmp(const char *data, size_t len)
+{
+	char *path = strdup("/tmp/mamori-test-config-XXXXXX");
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+START_TEST(test_load_file)
+{
+	static const char text[] = "[collector]\nbatch = 7\n[exporter x]\naddress = 192.0.2.0/24\n";
+	struct mm_config c;
+	char *path = write_tmp(text, sizeof(text) - 1);
+
+	ck_assert_int_eq(mm_config_load(&c, path, stderr), 0);
+	ck_assert_str_eq(c.path, path);
+	ck_assert_uint_eq(c.batch, 7);
+	ck_assert_uint_eq(c.nexporters, 1);
+	mm_config_free(&c);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_load_file_errors)
+{
+	static const char nul[] = "[collector]\nbatch = 7\0junk\nrcvbuf = 1\n";
+	struct mm_config c;
+	char *errs = NULL, *path, *big, expect[256];
+	size_t len;
+	FILE *f;
+
+	f = open_memstream(&errs, &len);
+	ck_assert_int_eq(mm_config_load(&c, "/nonexistent/mamori.conf", f), 1);
+	fclose(f);
+	ck_assert_str_eq(errs, "/nonexistent/mamori.conf: cannot open: No such file or directory\n");
+	free(errs);
+
+	f = open_memstream(&errs, &len);
+	ck_assert_int_eq(mm_config_load(&c, "/tmp", f), 1);
+	fclose(f);
+	ck_assert_str_eq(errs, "/tmp: cannot read: Is a directory\n");
+	free(errs);
+
+	/* A NUL byte is an error on its line, not the end of the file. */
+	path = write_tmp(nul, sizeof(nul) - 1);
+	f = open_memstream(&errs, &len);
+	ck_assert_int_eq(mm_config_load(&c, path, f), 2);
+	fclose(f);
+	snprintf(expect, sizeof(expect), "%s:2: NUL byte in line\n%s:3: rcvbuf: 1 out of range (4096..1073741824)\n",
+		 path, path);
+	ck_assert_str_eq(errs, expect);
+	free(errs);
+	unlink(path);
+	free(path);
+
+	/* One byte over the size limit. */
+	big = malloc(MM_CONFIG_FILE_MAX + 1);
+	memset(big, '\n', MM_CONFIG_FILE_MAX + 1);
+	path = write_tmp(big, MM_CONFIG_FILE_MAX + 1);
+	f = open_memstream(&errs, &len);
+	ck_assert_int_eq(mm_config_load(&c, path, f), 1);
+	fclose(f);
+	snprintf(expect, sizeof(expect), "%s: file too large (max 1048576 bytes)\n", path);
+	ck_assert_str_eq(errs, expect);
+	free(errs);
+	unlink(path);
+	free(path);
+	/* Exactly the limit loads. */
+	path = write_tmp(big, MM_CONFIG_FILE_MAX);
+	ck_assert_int_eq(mm_config_load(&c, path, NULL), 0);
+	unlink(path);
+	free(path);
+	free(big);
+
+	/* errs may be NULL: still counted. */
+	ck_assert_int_eq(mm_config_load_string(&c, "t.conf", "[x]\n[y]\n", NULL), 2);
+	mm_config_free(&c);
+}
+END_TEST
+
+/* ---- printing ------------------------------------------------------ */
+
+static const char rich[] = "[collector]\n"
+			   "id = c1\n"
+			   "listen = :2055\n"
+			   "listen = [::]:4739\n"
+			   "listen = 192.0.2.10:6343\n"
+			   "rcvbuf = 8192\n"
+			   "batch = 3\n"
+			   "default_sampling_rate = 512\n"
+			   "allow_unlisted_exporters = false\n"
+			   "[log]\n"
+			   "level = warn\n"
+			   "[exporter z-last]\n"
+			   "address = 2001:db8::/32\n"
+			   "site = lon\n"
+			   "[exporter a-first]\n"
+			   "address = 10.0.0.1\n"
+			   "sampling_rate = 100\n"
+			   "default_rate = 10\n"
+			   "[limits]\n"
+			   "max_exporters = 5\n"
+			   "pending_timeout_ms = 1000\n"
+			   "[window]\n"
+			   "step = 5\n"
+			   "[redis]\n"
+			   "socket = /tmp/r.sock\n"
+			   "user = u\n"
+			   "db = 9\n";
+
+START_TEST(test_print_format)
+{
+	struct mm_config c;
+	char *out;
+
+	load_ok(&c, rich);
+	out = print_str(&c);
+	ck_assert_str_eq(out, "[collector]\n"
+			      "id = c1\n"
+			      "listen = :2055\n"
+			      "listen = [::]:4739\n"
+			      "listen = 192.0.2.10:6343\n"
+			      "rcvbuf = 8192\n"
+			      "batch = 3\n"
+			      "default_sampling_rate = 512\n"
+			      "allow_unlisted_exporters = no\n"
+			      "\n"
+			      "[limits]\n"
+			      "max_exporters = 5\n"
+			      "max_domains = 16\n"
+			      "max_templates = 256\n"
+			      "max_template_fields = 128\n"
+			      "max_samplers = 32\n"
+			      "pending_max_sets = 32\n"
+			      "pending_max_bytes = 65536\n"
+			      "pending_timeout_ms = 1000\n"
+			      "\n"
+			      "[exporter z-last]\n"
+			      "address = 2001:db8::/32\n"
+			      "sampling_rate = 0\n"
+			      "default_rate = 0\n"
+			      "site = lon\n"
+			      "\n"
+			      "[exporter a-first]\n"
+			      "address = 10.0.0.1/32\n"
+			      "sampling_rate = 100\n"
+			      "default_rate = 10\n"
+			      "site =\n"
+			      "\n"
+			      "[redis]\n"
+			      "host = 127.0.0.1\n"
+			      "port = 6379\n"
+			      "socket = /tmp/r.sock\n"
+			      "db = 9\n"
+			      "user = u\n"
+			      "password =\n"
+			      "\n"
+			      "[window]\n"
+			      "step = 5\n"
+			      "steps = 6\n"
+			      "retention = 86400\n"
+			      "\n"
+			      "[log]\n"
+			      "level = warn\n");
+	free(out);
+	mm_config_free(&c);
+}
+END_TEST
+
+START_TEST(test_round_trip)
+{
+	struct mm_config a, b;
+	char *pa, *pb;
+
+	load_ok(&a, rich);
+	pa = print_str(&a);
+	load_ok(&b, pa);
+	pb = print_str(&b);
+	ck_assert_str_eq(pa, pb);
+	/* The structs agree too, not only their printouts. */
+	ck_assert_uint_eq(a.nlisten, b.nlisten);
+	for (unsigned i = 0; i < a.nlisten; i++) {
+		ck_assert_str_eq(a.listen[i].text, b.listen[i].text);
+		ck_assert_uint_eq(a.listen[i].sslen, b.listen[i].sslen);
+		ck_assert_mem_eq(&a.listen[i].ss, &b.listen[i].ss, a.listen[i].sslen);
+	}
+	ck_assert_mem_eq(&a.limits, &b.limits, sizeof(a.limits));
+	ck_assert_uint_eq(a.nexporters, b.nexporters);
+	for (unsigned i = 0; i < a.nexporters; i++) {
+		ck_assert_str_eq(a.exporters[i].name, b.exporters[i].name);
+		ck_assert_mem_eq(&a.exporters[i].prefix, &b.exporters[i].prefix, sizeof(struct mm_prefix));
+		ck_assert_uint_eq(a.exporters[i].sampling_rate, b.exporters[i].sampling_rate);
+		ck_assert_uint_eq(a.exporters[i].default_rate, b.exporters[i].default_rate);
+		ck_assert_str_eq(a.exporters[i].site, b.exporters[i].site);
+	}
+	ck_assert_str_eq(a.redis_socket, b.redis_socket);
+	ck_assert_int_eq(a.redis_db, b.redis_db);
+	ck_assert_uint_eq(a.step_s, b.step_s);
+	ck_assert_int_eq(a.log_level, b.log_level);
+	ck_assert_int_eq(a.allow_unlisted_exporters, b.allow_unlisted_exporters);
+	free(pa);
+	free(pb);
+	mm_config_free(&a);
+	mm_config_free(&b);
+
+	/* The defaults round-trip as well. */
+	mm_config_defaults(&a);
+	pa = print_str(&a);
+	load_ok(&b, pa);
+	pb = print_str(&b);
+	ck_assert_str_eq(pa, pb);
+	free(pa);
+	free(pb);
+	mm_config_free(&a);
+	mm_config_free(&b);
+}
+END_TEST
+
+START_TEST(test_password_never_printed)
+{
+	struct mm_config c, d;
+	char *out, *again;
+
+	load_ok(&c, "[redis]\npassword = s3cr3t-value\n");
+	ck_assert_str_eq(c.redis_password, "s3cr3t-value");
+	out = print_str(&c);
+	ck_assert_ptr_null(strstr(out, "s3cr3t"));
+	ck_assert_ptr_nonnull(strstr(out, "\npassword = ********\n"));
+	/* The masked output still loads (and prints the same). */
+	load_ok(&d, out);
+	again = print_str(&d);
+	ck_assert_str_eq(out, again);
+	free(out);
+	free(again);
+	mm_config_free(&c);
+	mm_config_free(&d);
+}
+END_TEST
+
+/* ---- exporter lookup ----------------------------------------------- */
+
+START_TEST(test_exporter_lookup)
+{
+	struct mm_config c;
+	uint8_t a[16];
+	const struct mm_exporter_cfg *e;
+
+	load_ok(&c, "[exporter v4net]\naddress = 192.0.2.0/24\n"
+		    "[exporter v4host]\naddress = 198.51.100.1\n"
+		    "[exporter v6]\naddress = 2001:db8:1::/48\n");
+	ck_assert_ptr_nonnull(c.exporter_lpm);
+	ck_assert_int_eq(mm_addr_parse("192.0.2.77", a), 4);
+	e = mm_config_exporter(&c, a);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_str_eq(e->name, "v4net");
+	ck_assert_int_eq(mm_addr_parse("198.51.100.1", a), 4);
+	ck_assert_str_eq(mm_config_exporter(&c, a)->name, "v4host");
+	ck_assert_int_eq(mm_addr_parse("198.51.100.2", a), 4);
+	ck_assert_ptr_null(mm_config_exporter(&c, a));
+	ck_assert_int_eq(mm_addr_parse("2001:db8:1:ffff::9", a), 6);
+	ck_assert_str_eq(mm_config_exporter(&c, a)->name, "v6");
+	ck_assert_int_eq(mm_addr_parse("2001:db8:2::9", a), 6);
+	ck_assert_ptr_null(mm_config_exporter(&c, a));
+	mm_config_free(&c);
+
+	/* No sections: no table, no match. */
+	load_ok(&c, "");
+	ck_assert_ptr_null(c.exporter_lpm);
+	ck_assert_ptr_null(mm_config_exporter(&c, a));
+	mm_config_free(&c);
+}
+END_TEST
+
+/* A config built by hand (no table) gets the same longest-prefix answer,
+ * nested prefixes included. */
+START_TEST(test_exporter_lookup_by_hand)
+{
+	struct mm_exporter_cfg ex[3];
+	struct mm_config c;
+	uint8_t a[16];
+
+	mm_config_defaults(&c);
+	memset(ex, 0, sizeof(ex));
+	ck_assert_int_eq(mm_prefix_parse("10.0.0.0/8", &ex[0].prefix, NULL), 0);
+	ck_assert_int_eq(mm_prefix_parse("10.1.0.0/16", &ex[1].prefix, NULL), 0);
+	ck_assert_int_eq(mm_prefix_parse("10.1.2.0/24", &ex[2].prefix, NULL), 0);
+	strcpy(ex[0].name, "eight");
+	strcpy(ex[1].name, "sixteen");
+	strcpy(ex[2].name, "twentyfour");
+	c.exporters = ex;
+	c.nexporters = 3;
+	mm_addr_parse("10.1.2.3", a);
+	ck_assert_str_eq(mm_config_exporter(&c, a)->name, "twentyfour");
+	mm_addr_parse("10.1.3.3", a);
+	ck_assert_str_eq(mm_config_exporter(&c, a)->name, "sixteen");
+	mm_addr_parse("10.200.3.3", a);
+	ck_assert_str_eq(mm_config_exporter(&c, a)->name, "eight");
+	mm_addr_parse("11.0.0.1", a);
+	ck_assert_ptr_null(mm_config_exporter(&c, a));
+}
+END_TEST
+
+/* ---- the shipped files --------------------------------------------- */
+
+/* config/mamori.conf loads clean and, apart from its example exporter,
+ * says exactly the defaults ("values = defaults"). */
+START_TEST(test_example_config)
+{
+	struct mm_config c, d, view;
+	char *pc, *pd;
+
+	ck_assert_int_eq(mm_config_load(&c, "config/mamori.conf", stderr), 0);
+	ck_assert_uint_eq(c.nexporters, 1);
+	ck_assert_str_eq(c.exporters[0].name, "example-router");
+	view = c;
+	view.nexporters = 0;
+	mm_config_defaults(&d);
+	pc = print_str(&view);
+	pd = print_str(&d);
+	ck_assert_str_eq(pc, pd);
+	free(pc);
+	free(pd);
+	mm_config_free(&c);
+	mm_config_free(&d);
+}
+END_TEST
+
+/* docs/config.md documents every key the parser knows (as `key`). */
+START_TEST(test_docs_name_every_key)
+{
+	struct mm_config c;
+	char *out, *doc, *line, *save = NULL;
+	size_t dlen = 0;
+	FILE *f = fopen("docs/config.md", "r");
+
+	ck_assert_ptr_nonnull(f);
+	doc = calloc(1, 1 << 20);
+	dlen = fread(doc, 1, (1 << 20) - 1, f);
+	fclose(f);
+	ck_assert_uint_gt(dlen, 0);
+	load_ok(&c, "[exporter e]\naddress = 192.0.2.1\n");
+	out = print_str(&c);
+	for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char want[80];
+		size_t klen;
+
+		if (line[0] == '[') {
+			char sec[40];
+			sscanf(line, "[%39[a-z]", sec);
+			snprintf(want, sizeof(want), "[%s", sec);
+			ck_assert_msg(strstr(doc, want) != NULL, "docs/config.md lacks section %s", want);
+			continue;
+		}
+		klen = strcspn(line, " ");
+		snprintf(want, sizeof(want), "`%.*s`", (int)klen, line);
+		ck_assert_msg(strstr(doc, want) != NULL, "docs/config.md lacks key %s", want);
+	}
+	free(out);
+	free(doc);
+	mm_config_free(&c);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("load");
+
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_empty_and_comments);
+	tcase_add_test(tc, test_all_keys);
+	tcase_add_test(tc, test_bool_forms);
+	tcase_add_test(tc, test_log_levels);
+	tcase_add_test(tc, test_load_file);
+	tcase_add_test(tc, test_load_file_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("errors");
+	tcase_add_loop_test(tc, test_errors, 0, (int)(sizeof(bad) / sizeof(bad[0])));
+	tcase_add_test(tc, test_retention_line);
+	tcase_add_test(tc, test_line_too_long);
+	tcase_add_test(tc, test_all_errors_collected);
+	tcase_add_test(tc, test_overlaps_all_reported);
+	tcase_add_test(tc, test_many_exporters);
+	tcase_add_test(tc, test_too_many_errors);
+	tcase_add_test(tc, test_error_echo_sanitised);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("print");
+	tcase_add_test(tc, test_print_format);
+	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_password_never_printed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("exporters");
+	tcase_add_test(tc, test_exporter_lookup);
+	tcase_add_test(tc, test_exporter_lookup_by_hand);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("files");
+	tcase_add_test(tc, test_example_config);
+	tcase_add_test(tc, test_docs_name_every_key);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -65,13 +65,13 @@ void nfx_err(struct mm_exporter *ex, const char *fmt, ...)
 	va_end(ap);
 }
 
-struct mm_domain *nfx_domain(struct mm_exporter *ex, uint32_t id)
+struct mm_domain *nfx_domain(struct mm_exporter *ex, uint16_t format, uint32_t id)
 {
 	struct mm_domain *victim = NULL;
 	uint32_t n = ex->lim->max_domains;
 	for (uint32_t i = 0; i < n; i++) {
 		struct mm_domain *d = &ex->domains[i];
-		if (d->used && d->id == id) {
+		if (d->used && d->id == id && d->format == format) {
 			d->lru = ++ex->tick;
 			return d;
 		}
@@ -84,7 +84,8 @@ struct mm_domain *nfx_domain(struct mm_exporter *ex, uint32_t id)
 		/* The domain's templates and pending sets go with it. */
 		ex->st.domains_evicted++;
 		for (uint32_t i = 0; i < ex->lim->max_templates; i++)
-			if (ex->templates[i].used && ex->templates[i].domain == victim->id)
+			if (ex->templates[i].used && ex->templates[i].domain == victim->id &&
+			    ex->templates[i].format == victim->format)
 				nfx_template_remove(ex, &ex->templates[i]);
 	}
 	struct mm_sampler *s = victim->samplers;
@@ -93,6 +94,7 @@ struct mm_domain *nfx_domain(struct mm_exporter *ex, uint32_t id)
 	victim->samplers = s;
 	victim->used = 1;
 	victim->id = id;
+	victim->format = format;
 	victim->lru = ++ex->tick;
 	return victim;
 }
@@ -144,6 +146,8 @@ void nfx_sampler_learn(struct mm_exporter *ex, struct mm_domain *d, uint32_t sam
 	for (uint32_t i = 0; i < ex->lim->max_samplers; i++) {
 		struct mm_sampler *s = &d->samplers[i];
 		if (s->used && s->id == sampler_id) {
+			if (s->rate != rate)
+				ex->tmpl_gen++;
 			s->rate = rate;
 			s->lru = ++ex->tick;
 			return;
@@ -157,6 +161,7 @@ void nfx_sampler_learn(struct mm_exporter *ex, struct mm_domain *d, uint32_t sam
 	victim->used = 1;
 	victim->id = sampler_id;
 	victim->rate = rate;
+	ex->tmpl_gen++;
 	victim->lru = ++ex->tick;
 }
 

@@ -60,7 +60,7 @@ static int ipfix_message(struct mm_exporter *ex, const uint8_t *buf, size_t len,
 		bad = 1;
 	}
 
-	struct mm_domain *d = nfx_domain(ex, c.domain);
+	struct mm_domain *d = nfx_domain(ex, MM_FMT_IPFIX, c.domain);
 	if (d != NULL) {
 		if (ex->st.pending_queued != pend0) {
 			/* Records in held sets are not counted yet: resynchronise

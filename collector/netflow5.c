@@ -40,7 +40,7 @@ int netflow5_decode(struct mm_exporter *ex, const uint8_t *buf, size_t len, uint
 		rate = ex->cfg_rate;
 		src = MM_SAMPLING_CONFIGURED;
 	}
-	struct mm_domain *d = nfx_domain(ex, domain);
+	struct mm_domain *d = nfx_domain(ex, MM_FMT_NETFLOW5, domain);
 	if (d != NULL)
 		nfx_seq(ex, &d->seq, seq, count, count, &ex->st.lost_records);
 

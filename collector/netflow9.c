@@ -27,7 +27,7 @@ int netflow9_decode(struct mm_exporter *ex, const uint8_t *buf, size_t len, uint
 		.sink = sink,
 	};
 	uint32_t seq = rd32(buf + 12);
-	struct mm_domain *d = nfx_domain(ex, c.domain);
+	struct mm_domain *d = nfx_domain(ex, MM_FMT_NETFLOW9, c.domain);
 	if (d != NULL)
 		nfx_seq(ex, &d->seq, seq, 1, 1, &ex->st.lost_packets);
 

@@ -39,7 +39,7 @@ static inline uint64_t rdn(const uint8_t *p, unsigned len)
 void nfx_err(struct mm_exporter *ex, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Observation domain state, created on first use (LRU-evicted at the cap). */
-struct mm_domain *nfx_domain(struct mm_exporter *ex, uint32_t id);
+struct mm_domain *nfx_domain(struct mm_exporter *ex, uint16_t format, uint32_t id);
 
 /* Sequence accounting.  `count` is how many units this datagram carries
  * (records for v5/IPFIX/sFlow, 1 for v9 packets), `flows` the flow records
@@ -70,8 +70,12 @@ int nfx_template_set(struct mm_exporter *ex, const struct nfx_ctx *c, const uint
  * or -1 when malformed.  Unknown template: queued for later (returns 0). */
 int nfx_data_set(struct mm_exporter *ex, const struct nfx_ctx *c, uint16_t set_id, const uint8_t *p,
 		 size_t len);
+/* Define (or refresh, or replace) a template; replays held sets for it.
+ * 0, or -1 when it cannot be compiled (ex->err says why). */
+int nfx_template_add(struct mm_exporter *ex, const struct nfx_ctx *c, uint16_t id, const struct mm_tfield *f,
+		     unsigned n, unsigned scope, int options);
 /* Template lookup (NULL when unknown) and removal. */
-struct mm_template *nfx_template_find(struct mm_exporter *ex, uint32_t domain, uint16_t id);
+struct mm_template *nfx_template_find(struct mm_exporter *ex, uint16_t format, uint32_t domain, uint16_t id);
 void nfx_template_remove(struct mm_exporter *ex, struct mm_template *t);
 
 /* Pending sets: hold, and replay when a template arrives. */

@@ -115,17 +115,17 @@ static int dst_len_ok(enum dst d, unsigned len)
 
 /* --- templates ----------------------------------------------------------- */
 
-struct mm_template *nfx_template_find(struct mm_exporter *ex, uint32_t domain, uint16_t id)
+struct mm_template *nfx_template_find(struct mm_exporter *ex, uint16_t format, uint32_t domain, uint16_t id)
 {
 	uint32_t n = ex->lim->max_templates;
 	if (ex->tmpl_hint < n) {
 		struct mm_template *t = &ex->templates[ex->tmpl_hint];
-		if (t->used && t->id == id && t->domain == domain)
+		if (t->used && t->id == id && t->domain == domain && t->format == format)
 			return t;
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		struct mm_template *t = &ex->templates[i];
-		if (t->used && t->id == id && t->domain == domain) {
+		if (t->used && t->id == id && t->domain == domain && t->format == format) {
 			ex->tmpl_hint = i;
 			return t;
 		}
@@ -213,11 +213,11 @@ static int same_fields(const struct mm_template *t, const struct mm_tfield *f, u
 	       memcmp(t->fields, f, n * sizeof(*f)) == 0;
 }
 
-static int template_add(struct mm_exporter *ex, const struct nfx_ctx *c, uint16_t id, const struct mm_tfield *f,
-			unsigned n, unsigned scope, int options)
+int nfx_template_add(struct mm_exporter *ex, const struct nfx_ctx *c, uint16_t id, const struct mm_tfield *f,
+		     unsigned n, unsigned scope, int options)
 {
 	ex->st.templates++;
-	struct mm_template *t = nfx_template_find(ex, c->domain, id);
+	struct mm_template *t = nfx_template_find(ex, c->format, c->domain, id);
 	if (t != NULL && same_fields(t, f, n, scope, options)) {
 		t->lru = ++ex->tick; /* a refresh */
 		return 0;
@@ -240,6 +240,7 @@ static int template_add(struct mm_exporter *ex, const struct nfx_ctx *c, uint16_
 	t->scope_fields = (uint16_t)scope;
 	t->options = (uint8_t)options;
 	t->domain = c->domain;
+	t->format = c->format;
 	t->id = id;
 	if (template_compile(t, c->format == MM_FMT_NETFLOW9 && options) < 0) {
 		nfx_template_remove(ex, t);
@@ -248,6 +249,7 @@ static int template_add(struct mm_exporter *ex, const struct nfx_ctx *c, uint16_
 	}
 	t->used = 1;
 	t->lru = ++ex->tick;
+	ex->tmpl_gen++;
 	nfx_pending_replay(ex, c, id);
 	return 0;
 }
@@ -258,7 +260,7 @@ static void template_withdraw(struct mm_exporter *ex, const struct nfx_ctx *c, u
 	ex->st.template_withdrawals++;
 	for (uint32_t i = 0; i < ex->lim->max_templates; i++) {
 		struct mm_template *t = &ex->templates[i];
-		if (!t->used || t->domain != c->domain)
+		if (!t->used || t->domain != c->domain || t->format != c->format)
 			continue;
 		if ((id == 2 || id == 3) ? (t->options == options) : (t->id == id))
 			nfx_template_remove(ex, t);
@@ -367,7 +369,7 @@ int nfx_template_set(struct mm_exporter *ex, const struct nfx_ctx *c, const uint
 			fields[i].len = flen;
 			fields[i].pen = pen;
 		}
-		if (template_add(ex, c, id, fields, n, scope, options) < 0)
+		if (nfx_template_add(ex, c, id, fields, n, scope, options) < 0)
 			return -1;
 	}
 	return 0;
@@ -655,6 +657,8 @@ static void options_record(struct mm_exporter *ex, struct mm_domain *d,
 	if (rate)
 		nfx_sampler_learn(ex, d, (a->has & H_SAMPLER) ? (uint32_t)a->sampler_id : 0, rate);
 	if (a->has & H_SYS_INIT) {
+		if (!d->has_sys_init || d->sys_init_ms != a->sys_init_ms)
+			ex->tmpl_gen++;
 		d->sys_init_ms = a->sys_init_ms;
 		d->has_sys_init = 1;
 	}
@@ -692,13 +696,13 @@ static size_t varlen_record(const struct mm_template *t, const uint8_t *p, size_
 
 int nfx_data_set(struct mm_exporter *ex, const struct nfx_ctx *c, uint16_t set_id, const uint8_t *p, size_t len)
 {
-	struct mm_template *t = nfx_template_find(ex, c->domain, set_id);
+	struct mm_template *t = nfx_template_find(ex, c->format, c->domain, set_id);
 	if (t == NULL) {
 		nfx_pending_add(ex, c, set_id, p, len);
 		return 0;
 	}
 	t->lru = ++ex->tick;
-	struct mm_domain *d = nfx_domain(ex, c->domain);
+	struct mm_domain *d = nfx_domain(ex, c->format, c->domain);
 	const struct set_rate sr = set_rate(ex, d);
 	int emitted = 0;
 	struct acc a;

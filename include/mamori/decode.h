@@ -109,7 +109,7 @@ struct mm_template {
 	uint16_t rec_len;    /* fixed templates: record length; varlen: minimum */
 	uint8_t used;
 	uint8_t has_addrs;   /* carries addresses (else headers from a frame section) */
-	uint16_t pad_;
+	uint16_t format;     /* MM_FMT_NETFLOW9 or MM_FMT_IPFIX: part of the key */
 	uint64_t lru;        /* last use tick */
 	struct mm_tfield *fields;
 	struct mm_op *ops;
@@ -132,6 +132,7 @@ struct mm_seq {
 
 struct mm_domain {
 	uint32_t id;
+	uint16_t format;     /* the export format is part of the key */
 	uint8_t used;
 	uint8_t has_sys_init;
 	struct mm_seq seq;
@@ -171,6 +172,8 @@ struct mm_exporter {
 	uint32_t tmpl_hint;            /* index of the last template used */
 	struct mm_tfield *tmpl_scratch; /* lim->max_template_fields, for parsing */
 
+	uint64_t tmpl_gen;     /* bumped when a template or learnt rate changes (persistence) */
+
 	char err[160];  /* last rejection, sanitised text */
 };
 
@@ -197,6 +200,20 @@ int netflow9_decode(struct mm_exporter *ex, const uint8_t *buf, size_t len, uint
 		    const struct mm_flow_sink *sink);
 int ipfix_decode(struct mm_exporter *ex, const uint8_t *buf, size_t len, uint64_t now_ms,
 		 const struct mm_flow_sink *sink);
+
+/*
+ * Persistence of what an exporter taught us (templates, sampler rates,
+ * system init times), so a restarted collector - or a second one taking the
+ * same exporters - decodes at once instead of waiting for template refresh.
+ * mm_exporter_export calls put() once per item with a stable field name and
+ * a versioned binary value (docs/redis-schema.md); mm_exporter_import takes
+ * one such pair back, validating it like a template off the wire.  0 on
+ * success, -1 on a value it cannot use (ex->err says why; nothing changes).
+ * ex->tmpl_gen tells the caller when an export is due.
+ */
+typedef void (*mm_persist_fn)(void *arg, const char *field, const uint8_t *val, size_t len);
+void mm_exporter_export(struct mm_exporter *ex, mm_persist_fn put, void *arg);
+int mm_exporter_import(struct mm_exporter *ex, const char *field, const uint8_t *val, size_t len);
 
 /* Drop pending sets older than the timeout (counted).  Call now and then. */
 void mm_exporter_expire(struct mm_exporter *ex, uint64_t now_ms);

@@ -94,7 +94,8 @@ tests-build: $(TESTS)
 
 # Check runs each test in a forked child; integration-style unit tests
 # (captures, sockets) need more than Check's 4 s default.
-unit: $(TESTS)
+# Some tests run the built programs (generator, collector): build them first.
+unit: all $(TESTS)
 	@sh tests/run_unit.sh $(TESTS)
 
 integration: all

@@ -1,0 +1,1239 @@
+/*
+ * test_gen.c - mamori-gen, the flow generator (tools/gen/), tested from
+ * the outside: the built binary writes pcaps, dumps and ground truth into a
+ * temporary directory, and they are cross-checked
+ *   - with tshark (skipped, with a message, when tshark is not installed):
+ *     header sequence numbers and counts, templates and sampling options,
+ *     no malformed packet or expert warning, and every decoded record equal
+ *     to the generator's own --dump, timestamps included;
+ *   - with the project's decoders (tests/unit/lib), the same equality;
+ *   - byte-identical output for a seed, the ground-truth lines, the shape of
+ *     each attack class, and UDP sending on loopback (scenario, benchmark
+ *     pool, rate limiter).
+ *
+ * The binary is $MAMORI_GEN, else ../bin/mamori-gen next to this test
+ * (build/tests/test_gen -> build/bin/mamori-gen; build-san likewise).
+ */
+#include <check.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mamori/flow.h"
+#include "lib/testutil.h"
+
+static char gen_bin[PATH_MAX];
+static char tmpdir[PATH_MAX];
+static int have_tshark;
+
+#define T0 1700000000ull
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                              */
+
+static const char *tmp(const char *name)
+{
+	static char buf[8][PATH_MAX]; /* tests only; each test runs alone */
+	static unsigned next;
+	char *b = buf[next++ % 8];
+	int n = snprintf(b, PATH_MAX, "%s/%s", tmpdir, name);
+	ck_assert_msg(n > 0 && n < PATH_MAX, "path too long");
+	return b;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!fp)
+		return NULL;
+	for (;;) {
+		if (n + 65536 + 1 > cap) {
+			cap = cap ? cap * 2 : 1 << 20;
+			char *nb = realloc(buf, cap);
+			ck_assert_ptr_nonnull(nb);
+			buf = nb;
+		}
+		size_t r = fread(buf + n, 1, cap - n - 1, fp);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	fclose(fp);
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+/* Run mamori-gen with args; stderr is kept in *err (caller frees).
+ * Returns the exit status. */
+static int gen(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int gen(char **err, const char *fmt, ...)
+{
+	char args[4096], cmd[8192];
+	const char *errfile = tmp("stderr.txt");
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	int n = snprintf(cmd, sizeof(cmd), "'%s' %s 2>'%s' </dev/null", gen_bin, args, errfile);
+	ck_assert_msg(n > 0 && (size_t)n < sizeof(cmd), "command too long");
+	int rc = system(cmd);
+	char *e = slurp(errfile, NULL);
+	if (err)
+		*err = e ? e : strdup("");
+	else
+		free(e);
+	ck_assert_msg(rc != -1 && WIFEXITED(rc), "could not run: %s", cmd);
+	return WEXITSTATUS(rc);
+}
+
+/* "records=N" and the like from the summary line. */
+static uint64_t summary(const char *err, const char *key)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), " %s=", key);
+	const char *p = strstr(err, pat);
+	ck_assert_msg(p != NULL, "no %s in the summary: %s", key, err);
+	return strtoull(p + strlen(pat), NULL, 10);
+}
+
+#define SKIP_WITHOUT_TSHARK()                                                    \
+	do {                                                                     \
+		if (!have_tshark) {                                              \
+			fprintf(stderr, "SKIP %s: tshark is not installed\n", __func__); \
+			return;                                                  \
+		}                                                                \
+	} while (0)
+
+/* tshark -T fields output: one line per frame, tab-separated columns, the
+ * occurrences of a field joined by '|' (time fields contain commas).
+ * Returns the whole output. */
+static char *tshark(const char *pcap, const char *fields)
+{
+	char cmd[8192];
+	const char *out = tmp("tshark.txt");
+	snprintf(cmd, sizeof(cmd),
+		 "tshark -n -r '%s' -d udp.port==2055,cflow -T fields -E occurrence=a -E aggregator='|' "
+		 "-E separator=/t %s >'%s' 2>/dev/null",
+		 pcap, fields, out);
+	int rc = system(cmd);
+	ck_assert_msg(rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "tshark failed: %s", cmd);
+	char *s = slurp(out, NULL);
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+/* Split s at sep in place into at most max pieces (empty pieces kept). */
+static unsigned split(char *s, char sep, char **out, unsigned max)
+{
+	unsigned n = 0;
+	if (max == 0)
+		return 0;
+	out[n++] = s;
+	for (char *p = s; *p && n < max; p++)
+		if (*p == sep) {
+			*p = '\0';
+			out[n++] = p + 1;
+		}
+	return n;
+}
+
+/* Values of one column ('|'-separated occurrences); 0 for an empty column. */
+static unsigned values(char *col, char **out, unsigned max)
+{
+	if (col == NULL || *col == '\0')
+		return 0;
+	return split(col, '|', out, max);
+}
+
+static void expect_clean(const char *pcap)
+{
+	char *s = tshark(pcap, "-Y '_ws.malformed || _ws.expert' -e frame.number -e _ws.expert.message");
+	ck_assert_msg(s[0] == '\0', "tshark flags frames in %s:\n%.500s", pcap, s);
+	free(s);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A sorted list of record lines. */
+struct lines {
+	char **v;
+	size_t n, cap;
+};
+
+static void lines_add(struct lines *l, const char *s)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 1024;
+		l->v = realloc(l->v, l->cap * sizeof(*l->v));
+		ck_assert_ptr_nonnull(l->v);
+	}
+	l->v[l->n] = strdup(s);
+	ck_assert_ptr_nonnull(l->v[l->n]);
+	l->n++;
+}
+
+static void lines_free(struct lines *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
+static void lines_equal(struct lines *a, struct lines *b, const char *what)
+{
+	qsort(a->v, a->n, sizeof(*a->v), cmp_str);
+	qsort(b->v, b->n, sizeof(*b->v), cmp_str);
+	ck_assert_msg(a->n == b->n, "%s: %zu records vs %zu in the dump", what, a->n, b->n);
+	for (size_t i = 0; i < a->n; i++)
+		ck_assert_msg(strcmp(a->v[i], b->v[i]) == 0, "%s: record differs:\n  decoded %s\n  dumped  %s", what,
+			      a->v[i], b->v[i]);
+}
+
+/* The --dump file as record lines "start end src sport dst dport proto flags packets bytes". */
+static void dump_lines(const char *path, struct lines *l, int with_sampling)
+{
+	char *s = slurp(path, NULL);
+	ck_assert_ptr_nonnull(s);
+	char *save = NULL;
+	int first = 1;
+	for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (first) {
+			ck_assert_str_eq(line, "start_ms\tend_ms\tsrc\tsport\tdst\tdport\tproto\ttcp_flags\tpackets\t"
+					       "bytes\tsampling\torigin");
+			first = 0;
+			continue;
+		}
+		char *c[12], buf[512];
+		ck_assert_uint_eq(split(line, '\t', c, 12), 12);
+		snprintf(buf, sizeof(buf), "%s %s %s %s %s %s %s %lu %s %s", c[0], c[1], c[2], c[3], c[4], c[5], c[6],
+			 strtoul(c[7], NULL, 16), c[8], c[9]);
+		if (with_sampling) {
+			size_t n = strlen(buf);
+			snprintf(buf + n, sizeof(buf) - n, " %s", c[10]);
+		}
+		lines_add(l, buf);
+	}
+	free(s);
+}
+
+/* "3600.145000000" seconds -> ms. */
+static int64_t secs_ms(const char *s)
+{
+	char *end;
+	long long whole = strtoll(s, &end, 10);
+	int64_t ms = whole * 1000;
+	if (*end == '.') {
+		int digits = 0;
+		long frac = 0;
+		for (const char *p = end + 1; *p >= '0' && *p <= '9' && digits < 3; p++, digits++)
+			frac = frac * 10 + (*p - '0');
+		while (digits++ < 3)
+			frac *= 10;
+		ms += frac;
+	}
+	return ms;
+}
+
+/* "Nov 14, 2023 22:13:19.844000000 UTC" -> Unix ms. */
+static int64_t abs_ms(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *rest = strptime(s, "%b %d, %Y %H:%M:%S", &tm);
+	ck_assert_msg(rest != NULL, "bad tshark time '%s'", s);
+	int64_t ms = (int64_t)timegm(&tm) * 1000;
+	if (*rest == '.')
+		ms += secs_ms(rest) ; /* "0.844..." style: secs_ms(".844") = 844 */
+	return ms;
+}
+
+/* ------------------------------------------------------------------ */
+/* Command line                                                         */
+
+static const struct {
+	const char *args;
+	const char *msg;
+} bad_args[] = {
+	{ "--pcap x.pcap --attack syn_flood:foo=1", "unknown key 'foo'" },
+	{ "--pcap x.pcap --attack syn_flood:vector=dns", "unexpected key 'vector'" },
+	{ "--pcap x.pcap --attack nosuch", "unknown class 'nosuch'" },
+	{ "--pcap x.pcap --attack syn_flood:victim=192.0.2.1", "not inside any --prefix" },
+	{ "--pcap x.pcap --attack syn_flood:victim=10.0.0.300", "not an IPv4 or IPv6 address" },
+	{ "--pcap x.pcap --attack flood:pps=1,rate=2", "give one strength" },
+	{ "--pcap x.pcap --attack flood:pps=-3", "not a positive number" },
+	{ "--pcap x.pcap --attack syn_flood:end=100", "after the scenario's end" },
+	{ "--pcap x.pcap --attack syn_flood:start=30,end=20", "end must be after start" },
+	{ "--pcap x.pcap --attack amplification:vector=quake", "vector='quake' unknown" },
+	{ "--pcap x.pcap --attack bruteforce:service=gopher", "service='gopher' unknown" },
+	{ "--pcap x.pcap --attack vertical_scan:ports=100-10", "ports='100-10'" },
+	{ "--pcap x.pcap --attack horizontal_scan:x=3", "comes from outside" },
+	{ "--pcap x.pcap --attack carpet_bombing:prefix=192.0.2.0/24", "not inside a --prefix" },
+	{ "--pcap x.pcap --attack exfiltration:source=192.0.2.1", "must be a monitored host" },
+	{ "--pcap x.pcap --attack syn_flood:victim", "is not key=value" },
+	{ "--pcap x.pcap --attack syn_flood:pps=1,pps=2", "given twice" },
+	{ "--pcap x.pcap --count 100 --attack flood:pps=1", "end= needed" },
+	{ "-f v5 --pcap x.pcap --prefix 2001:db8::/48", "cannot carry IPv6" },
+	{ "-f v7 --pcap x.pcap", "use v5, v9 or ipfix" },
+	{ "--pcap x.pcap --prefix 10.0.0.1/16", "host bits set" },
+	{ "--pcap x.pcap --prefix 10.0.0.0/16 --prefix 10.0.5.0/24", "overlaps" },
+	{ "--pcap x.pcap --prefix 10.0.0.0/24 --hosts 1000", "does not fit" },
+	{ "--send 192.0.2.1:2055", "not a loopback address" },
+	{ "--send 127.0.0.1", "HOST:PORT" },
+	{ "--duration 10", "exactly one output" },
+	{ "--pcap a --send 127.0.0.1:9", "exactly one output" },
+	{ "--pcap x.pcap --rate 10", "go with --send" },
+	{ "--send 127.0.0.1:9 --pool 8 --attack flood:pps=1", "background only" },
+	{ "-f v5 --pcap x.pcap --records-per-datagram 31", "at most 30" },
+	{ "-f v5 --pcap x.pcap --sampling 20000", "v5: 1..16383" },
+	{ "--pcap x.pcap --sampling 0", "--sampling" },
+	{ "--pcap x.pcap --rate", "needs a value" },
+	{ "--pcap x.pcap --bogus", "unknown option" },
+	{ "--pcap x.pcap extra", "unexpected argument" },
+};
+
+START_TEST(test_cli_errors)
+{
+	char *err;
+	int rc = gen(&err, "%s", bad_args[_i].args);
+	ck_assert_msg(rc == 2, "'%s': exit %d, want 2 (%s)", bad_args[_i].args, rc, err);
+	ck_assert_msg(strstr(err, bad_args[_i].msg) != NULL, "'%s': want '%s' in: %s", bad_args[_i].args,
+		      bad_args[_i].msg, err);
+	ck_assert_msg(strstr(err, "\n") != NULL && strlen(err) < 600, "one short message: %s", err);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_cli_help)
+{
+	char cmd[PATH_MAX + 64];
+	snprintf(cmd, sizeof(cmd), "'%s' -h >'%s'", gen_bin, tmp("help.txt"));
+	ck_assert_int_eq(system(cmd), 0);
+	char *h = slurp(tmp("help.txt"), NULL);
+	static const char *const want[] = {
+		"--send HOST:PORT", "--rate", "--pcap FILE", "--pool N", "--template-every", "--records-per-datagram",
+		"flood", "syn_flood", "amplification", "carpet_bombing", "horizontal_scan", "vertical_scan",
+		"bruteforce", "outbound_flood", "outbound_scan", "exfiltration", "memcached", "pps=S", "x=M",
+	};
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_msg(strstr(h, want[i]) != NULL, "-h lacks '%s'", want[i]);
+	free(h);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Wire format, checked with tshark                                     */
+
+START_TEST(test_v5_headers)
+{
+	SKIP_WITHOUT_TSHARK();
+	char *err;
+	const char *pcap = tmp("v5.pcap");
+	ck_assert_int_eq(gen(&err, "-f v5 -s 7 --duration 10 --step-rate 300 --sampling 100 --domain 515 "
+				   "--pcap '%s'", pcap), 0);
+	ck_assert_uint_eq(summary(err, "records"), 3000);
+	uint64_t dgrams = summary(err, "datagrams");
+	free(err);
+
+	char *s = tshark(pcap, "-e cflow.version -e cflow.count -e cflow.sequence -e cflow.samplingmode "
+			       "-e cflow.samplerate -e cflow.engine_type -e cflow.engine_id -e frame.time_epoch");
+	uint64_t frames = 0, seq = 0, total = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *c[8];
+		ck_assert_uint_eq(split(line, '\t', c, 8), 8);
+		ck_assert_str_eq(c[0], "5");
+		unsigned count = (unsigned)atoi(c[1]);
+		ck_assert_msg(count >= 1 && count <= 30, "count %u", count);
+		ck_assert_msg(strtoull(c[2], NULL, 10) == seq, "frame %" PRIu64 ": flow_sequence %s, want %" PRIu64,
+			      frames + 1, c[2], seq);
+		ck_assert_str_eq(c[3], "1");   /* packet interval */
+		ck_assert_str_eq(c[4], "100");
+		ck_assert_str_eq(c[5], "2");
+		ck_assert_str_eq(c[6], "3");
+		double t = strtod(c[7], NULL);
+		ck_assert_msg(t >= T0 && t <= T0 + 10.0001, "pcap time %s outside the scenario", c[7]);
+		seq += count;
+		total += count;
+		frames++;
+	}
+	free(s);
+	ck_assert_uint_eq(total, 3000);
+	ck_assert_uint_eq(frames, dgrams);
+	expect_clean(pcap);
+}
+END_TEST
+
+START_TEST(test_v9_headers_templates_options)
+{
+	SKIP_WITHOUT_TSHARK();
+	char *err;
+	const char *pcap = tmp("v9.pcap");
+	ck_assert_int_eq(gen(&err, "-f v9 -s 3 --duration 20 --step-rate 500 --hosts 3000 --sampling 512 "
+				   "--prefix 10.2.0.0/16 --prefix 2001:db8:2::/48 --template-every 5 --domain 42 "
+				   "--exporter 192.0.2.9 "
+				   "--attack syn_flood:victim=10.2.0.5,start=2,end=12,pps=40 "
+				   "--attack amplification:victim=2001:db8:2::10,vector=dns,start=5,end=15,pps=20 "
+				   "--pcap '%s'", pcap), 0);
+	uint64_t records = summary(err, "records"), dgrams = summary(err, "datagrams");
+	uint64_t tmpl = summary(err, "template_datagrams");
+	ck_assert_uint_eq(records, 10000 + 400 + 200);
+	free(err);
+
+	char *s = tshark(pcap, "-e cflow.version -e cflow.count -e cflow.sequence -e cflow.source_id "
+			       "-e cflow.flowset_id -e cflow.srcaddr -e cflow.srcaddrv6 -e cflow.sampling_interval "
+			       "-e cflow.sampling_algorithm -e cflow.template_id -e ip.src");
+	uint64_t frames = 0, seen_tmpl = 0, v4 = 0, v6 = 0, data_since = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *c[11], *sets[16], *a4[256], *a6[256], *x[8];
+		ck_assert_uint_eq(split(line, '\t', c, 11), 11);
+		ck_assert_str_eq(c[0], "9");
+		ck_assert_msg(strtoull(c[2], NULL, 10) == frames, "frame %" PRIu64 ": package sequence %s", frames + 1,
+			      c[2]);
+		ck_assert_str_eq(c[3], "42");
+		ck_assert_str_eq(c[10], "192.0.2.9");
+		unsigned count = (unsigned)atoi(c[1]);
+		unsigned ns = values(c[4], sets, 16);
+		unsigned n4 = values(c[5], a4, 256), n6 = values(c[6], a6, 256);
+		if (ns > 0 && strcmp(sets[0], "0") == 0) {
+			/* template datagram: templates 256 + 257, options template, options data */
+			ck_assert_uint_eq(ns, 3);
+			ck_assert_str_eq(sets[1], "1");
+			ck_assert_str_eq(sets[2], "258");
+			ck_assert_uint_eq(count, 4);
+			ck_assert_str_eq(c[7], "512");
+			ck_assert_str_eq(c[8], "1");
+			ck_assert_uint_eq(values(c[9], x, 8), 3); /* 256, 257, 258 */
+			ck_assert_msg(frames == 0 || data_since == 5, "templates after %" PRIu64 " data datagrams",
+				      data_since);
+			ck_assert_uint_eq(n4 + n6, 0);
+			seen_tmpl++;
+			data_since = 0;
+		} else {
+			ck_assert_msg(frames > 0, "the first datagram must carry the templates");
+			ck_assert_msg(count == n4 + n6, "frame %" PRIu64 ": count %u, %u records", frames + 1, count,
+				      n4 + n6);
+			for (unsigned i = 0; i < ns; i++)
+				ck_assert_msg(strcmp(sets[i], "256") == 0 || strcmp(sets[i], "257") == 0, "set %s", sets[i]);
+			ck_assert_msg(ns <= 2, "one set per template");
+			v4 += n4;
+			v6 += n6;
+			data_since++;
+		}
+		frames++;
+	}
+	free(s);
+	ck_assert_uint_eq(frames, dgrams);
+	ck_assert_uint_eq(seen_tmpl, tmpl);
+	ck_assert_uint_eq(tmpl, (dgrams - tmpl + 4) / 5);
+	ck_assert_uint_eq(v4 + v6, records);
+	ck_assert_msg(v4 > 1000 && v6 > 1000, "both families: %" PRIu64 " IPv4, %" PRIu64 " IPv6", v4, v6);
+	expect_clean(pcap);
+}
+END_TEST
+
+static void check_ipfix(int legacy)
+{
+	char *err;
+	const char *pcap = tmp(legacy ? "ipfix-legacy.pcap" : "ipfix.pcap");
+	ck_assert_int_eq(gen(&err, "-f ipfix -s 5 --duration 10 --step-rate 400 --hosts 500 --sampling 1000 "
+				   "--prefix 198.51.100.0/24 --prefix 2001:db8:3::/64 --template-every 0 --domain 9 %s "
+				   "--attack vertical_scan:target=2001:db8:3::20,pps=30 --pcap '%s'",
+			     legacy ? "--sampling-ies legacy" : "", pcap), 0);
+	uint64_t records = summary(err, "records");
+	ck_assert_uint_eq(summary(err, "template_datagrams"), 1);
+	free(err);
+
+	char *s = tshark(pcap, "-e cflow.version -e cflow.sequence -e cflow.od_id -e cflow.flowset_id "
+			       "-e cflow.srcaddr -e cflow.srcaddrv6 -e cflow.sampling_packet_interval "
+			       "-e cflow.sampling_packet_space -e cflow.selector_algorithm -e cflow.sampling_interval "
+			       "-e cflow.sampling_algorithm -e cflow.len -e udp.length");
+	uint64_t frames = 0, seq = 0, total = 0, v6 = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *c[13], *sets[16], *a4[256], *a6[256], *x[4];
+		ck_assert_uint_eq(split(line, '\t', c, 13), 13);
+		ck_assert_str_eq(c[0], "10");
+		ck_assert_msg(strtoull(c[1], NULL, 10) == seq, "frame %" PRIu64 ": sequence %s, want %" PRIu64,
+			      frames + 1, c[1], seq);
+		ck_assert_uint_ge(values(c[2], x, 4), 1);
+		ck_assert_str_eq(x[0], "9");
+		ck_assert_uint_eq((unsigned)atoi(c[11]) + 8, (unsigned)atoi(c[12])); /* message length = payload */
+		unsigned ns = values(c[3], sets, 16);
+		unsigned n = values(c[4], a4, 256);
+		unsigned n6 = values(c[5], a6, 256);
+		if (frames == 0) {
+			ck_assert_uint_eq(ns, 3);
+			ck_assert_str_eq(sets[0], "2");
+			ck_assert_str_eq(sets[1], "3");
+			ck_assert_str_eq(sets[2], "258");
+			if (legacy) {
+				ck_assert_str_eq(c[9], "1000");
+				ck_assert_str_eq(c[10], "1");
+				ck_assert_str_eq(c[6], "");
+			} else {
+				ck_assert_str_eq(c[6], "1");
+				ck_assert_str_eq(c[7], "999");
+				ck_assert_str_eq(c[8], "1");
+				ck_assert_str_eq(c[9], "");
+			}
+			seq += 1; /* the options data record is a data record */
+		} else {
+			ck_assert_msg(ns >= 1 && ns <= 2, "frame %" PRIu64 ": %u sets", frames + 1, ns);
+			seq += n + n6;
+			total += n + n6;
+			v6 += n6;
+		}
+		frames++;
+	}
+	free(s);
+	ck_assert_uint_eq(total, records);
+	ck_assert_uint_ge(v6, 300);
+	expect_clean(pcap);
+}
+
+START_TEST(test_ipfix_psamp)
+{
+	SKIP_WITHOUT_TSHARK();
+	check_ipfix(0);
+}
+END_TEST
+
+START_TEST(test_ipfix_legacy_sampling)
+{
+	SKIP_WITHOUT_TSHARK();
+	check_ipfix(1);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Every record decoded = every record dumped                           */
+
+static const char *const formats[] = { "v5", "v9", "ipfix" };
+
+static const char *scenario_args(int v6)
+{
+	static char buf[2048];
+	snprintf(buf, sizeof(buf),
+		 "--duration 30 --step-rate 200 --hosts 1500 --sampling 1000 --prefix 10.9.0.0/16 %s "
+		 "--attack syn_flood:start=5,end=20,pps=50 "
+		 "--attack amplification:vector=memcached,start=10,end=25,mbps=50,reflectors=40 "
+		 "--attack exfiltration:x=20,start=3,end=28 --attack carpet_bombing:x=5 "
+		 "--attack vertical_scan:pps=2 --attack bruteforce:service=rdp,attempts=100 "
+		 "--attack outbound_scan:port=445,rate=2000 --attack flood:proto=icmp,x=10,ramp=10 "
+		 "--attack horizontal_scan:pps=3 --attack outbound_flood:pps=20,start=1,end=9",
+		 v6 ? "--prefix 2001:db8:9::/48" : "");
+	return buf;
+}
+
+START_TEST(test_tshark_matches_dump)
+{
+	SKIP_WITHOUT_TSHARK();
+	const char *f = formats[_i];
+	char pcap[PATH_MAX], dump[PATH_MAX], *err;
+	snprintf(pcap, sizeof(pcap), "%s", tmp("m.pcap"));
+	snprintf(dump, sizeof(dump), "%s", tmp("m.dump"));
+	ck_assert_int_eq(gen(&err, "-f %s -s 11 %s --pcap '%s' --dump '%s'", f, scenario_args(_i > 0), pcap, dump),
+			 0);
+	free(err);
+
+	struct lines want = { 0 }, got = { 0 };
+	dump_lines(dump, &want, 0);
+	char *s = tshark(pcap, "-e cflow.sysuptime -e cflow.unix_secs -e cflow.unix_nsecs -e cflow.srcaddr "
+			       "-e cflow.srcaddrv6 -e cflow.dstaddr -e cflow.dstaddrv6 -e cflow.srcport -e cflow.dstport "
+			       "-e cflow.protocol -e cflow.tcpflags -e cflow.packets -e cflow.octets -e cflow.timestart "
+			       "-e cflow.timeend -e cflow.abstimestart -e cflow.abstimeend");
+	char *save = NULL;
+	for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		enum { NV = 128 };
+		char *c[17];
+		static char *v[17][NV];
+		unsigned n[17];
+		ck_assert_uint_eq(split(line, '\t', c, 17), 17);
+		for (int k = 0; k < 17; k++)
+			n[k] = values(c[k], v[k], NV);
+		unsigned nrec = n[11];
+		if (nrec == 0)
+			continue;
+		/* v5/v9 list a datagram's IPv4 records before its IPv6 ones */
+		ck_assert_uint_eq(n[3] + n[4], nrec);
+		ck_assert_uint_eq(n[5] + n[6], nrec);
+		for (unsigned i = 0; i < nrec; i++) {
+			int64_t st, en;
+			if (strcmp(f, "ipfix") == 0) {
+				st = abs_ms(v[15][i]);
+				en = abs_ms(v[16][i]);
+			} else {
+				int64_t base = strtoll(v[1][0], NULL, 10) * 1000 + (n[2] ? strtoll(v[2][0], NULL, 10) / 1000000 : 0);
+				int64_t up = secs_ms(v[0][0]);
+				st = base - (up - secs_ms(v[13][i]));
+				en = base - (up - secs_ms(v[14][i]));
+			}
+			const char *src = i < n[3] ? v[3][i] : v[4][i - n[3]];
+			const char *dst = i < n[5] ? v[5][i] : v[6][i - n[5]];
+			char buf[512];
+			snprintf(buf, sizeof(buf), "%" PRId64 " %" PRId64 " %s %s %s %s %s %lu %s %s", st, en, src, v[7][i],
+				 dst, v[8][i], v[9][i], strtoul(v[10][i], NULL, 16), v[11][i], v[12][i]);
+			lines_add(&got, buf);
+		}
+	}
+	free(s);
+	lines_equal(&got, &want, f);
+	lines_free(&got);
+	lines_free(&want);
+	expect_clean(pcap);
+}
+END_TEST
+
+START_TEST(test_decoders_match_dump)
+{
+	const char *f = formats[_i];
+	char pcap[PATH_MAX], dump[PATH_MAX], *err;
+	snprintf(pcap, sizeof(pcap), "%s", tmp("d.pcap"));
+	snprintf(dump, sizeof(dump), "%s", tmp("d.dump"));
+	ck_assert_int_eq(gen(&err, "-f %s -s 13 %s --pcap '%s' --dump '%s'", f, scenario_args(_i > 0), pcap, dump),
+			 0);
+	uint64_t records = summary(err, "records"), dgrams = summary(err, "datagrams");
+	free(err);
+
+	struct tu_decoded d;
+	memset(&d, 0, sizeof(d));
+	ck_assert_int_eq(tu_decode_capture(&d, pcap), 0);
+	struct mm_exporter_stats st = tu_stats(&d);
+	ck_assert_uint_eq(d.datagrams, dgrams);
+	ck_assert_uint_eq(d.nrecs, records);
+	ck_assert_uint_eq(st.malformed, 0);
+	ck_assert_uint_eq(st.lost_packets, 0);
+	ck_assert_uint_eq(st.lost_records, 0);
+	ck_assert_uint_eq(st.unknown_sampling, 0);
+	ck_assert_uint_eq(st.unknown_template, 0);
+
+	struct lines want = { 0 }, got = { 0 };
+	dump_lines(dump, &want, 1);
+	for (size_t i = 0; i < d.nrecs; i++) {
+		const struct mm_flow *r = &d.recs[i];
+		char s[64], t[64], buf[512];
+		ck_assert_uint_eq(r->sampling_src, _i == 0 ? MM_SAMPLING_HEADER : MM_SAMPLING_LEARNT);
+		ck_assert_uint_eq(r->packets_scaled, r->packets * 1000);
+		snprintf(buf, sizeof(buf), "%" PRIu64 " %" PRIu64 " %s %u %s %u %u %u %" PRIu64 " %" PRIu64 " %u",
+			 r->start_ms, r->end_ms, mm_addr_str(r->src_addr, s, sizeof(s)), r->src_port,
+			 mm_addr_str(r->dst_addr, t, sizeof(t)), r->dst_port, r->proto, r->tcp_flags, r->packets, r->bytes,
+			 r->sampling_rate);
+		lines_add(&got, buf);
+	}
+	lines_equal(&got, &want, f);
+	lines_free(&got);
+	lines_free(&want);
+	tu_free(&d);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Determinism                                                          */
+
+static void expect_same_file(const char *a, const char *b, int same)
+{
+	size_t la, lb;
+	char *x = slurp(a, &la), *y = slurp(b, &lb);
+	ck_assert_ptr_nonnull(x);
+	ck_assert_ptr_nonnull(y);
+	int eq = la == lb && memcmp(x, y, la) == 0;
+	ck_assert_msg(eq == same, "%s and %s should %sbe identical", a, b, same ? "" : "not ");
+	free(x);
+	free(y);
+}
+
+START_TEST(test_deterministic)
+{
+	const char *f = formats[_i];
+	char *err;
+	for (int run = 0; run < 3; run++) {
+		char name[32], truth[32];
+		snprintf(name, sizeof(name), "det%d.pcap", run);
+		snprintf(truth, sizeof(truth), "det%d.truth", run);
+		ck_assert_int_eq(gen(&err, "-f %s -s %d %s --pcap '%s' --truth '%s'", f, run == 2 ? 12 : 11,
+				     scenario_args(_i > 0), tmp(name), tmp(truth)), 0);
+		free(err);
+	}
+	expect_same_file(tmp("det0.pcap"), tmp("det1.pcap"), 1);
+	expect_same_file(tmp("det0.truth"), tmp("det1.truth"), 1);
+	expect_same_file(tmp("det0.pcap"), tmp("det2.pcap"), 0);
+}
+END_TEST
+
+/* The background does not change when attacks are added. */
+START_TEST(test_background_independent_of_attacks)
+{
+	char *err;
+	ck_assert_int_eq(gen(&err, "-s 4 --duration 20 --step-rate 100 --pcap '%s' --dump '%s'", tmp("bg.pcap"),
+			     tmp("bg.dump")), 0);
+	free(err);
+	ck_assert_int_eq(gen(&err, "-s 4 --duration 20 --step-rate 100 --attack syn_flood:pps=30 "
+				   "--attack horizontal_scan:pps=5 --pcap '%s' --dump '%s'",
+			     tmp("bga.pcap"), tmp("bga.dump")), 0);
+	free(err);
+	char *a = slurp(tmp("bg.dump"), NULL), *b = slurp(tmp("bga.dump"), NULL);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	/* keep the background lines of b, in order */
+	size_t out = 0, n = strlen(b);
+	char *save = NULL, *kept = calloc(1, n + 1);
+	ck_assert_ptr_nonnull(kept);
+	int first = 1;
+	for (char *line = strtok_r(b, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		size_t l = strlen(line);
+		if (first || (l > 11 && strcmp(line + l - 11, "\tbackground") == 0)) {
+			memcpy(kept + out, line, l);
+			kept[out + l] = '\n';
+			out += l + 1;
+		}
+		first = 0;
+	}
+	ck_assert_str_eq(kept, a);
+	free(a);
+	free(b);
+	free(kept);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Ground truth                                                         */
+
+START_TEST(test_truth_file)
+{
+	char *err;
+	const char *truth = tmp("truth.tsv");
+	ck_assert_int_eq(gen(&err, "--start 1700000000 --duration 100 --step-rate 50 --pcap '%s' --truth '%s' "
+				   "--attack syn_flood:victim=10.0.0.5,start=10,end=40,pps=200 "
+				   "--attack amplification:victim=10.0.0.6,vector=ntp,start=20,end=30,pps=50 "
+				   "--attack carpet_bombing:prefix=10.0.1.0/24,start=0,end=100,pps=30 "
+				   "--attack horizontal_scan:source=203.0.113.7,start=60,end=70,rate=1000 "
+				   "--attack bruteforce:source=203.0.113.9,target=10.0.0.7,service=telnet,pps=2,start=50,end=90 "
+				   "--attack exfiltration:source=10.0.0.8,target=192.0.2.80,pps=5 "
+				   "--attack flood:victim=10.0.0.9,rate=100000,start=1,end=2 "
+				   "--attack amplification:victim=10.0.0.10,vector=dns,mbps=50,start=3,end=4 "
+				   "--attack outbound_flood:source=10.0.0.11,target=192.0.2.1,proto=icmp,pps=7,start=5,end=6 "
+				   "--attack outbound_scan:source=10.0.0.12,start=7,end=8 "
+				   "--attack vertical_scan:source=203.0.113.5,target=10.0.0.13,start=9,end=10,attempts=3",
+			     tmp("t.pcap"), truth), 2);
+	ck_assert_msg(strstr(err, "unexpected key 'attempts'") != NULL, "%s", err);
+	free(err);
+	ck_assert_int_eq(gen(&err, "--start 1700000000 --duration 100 --step-rate 50 --pcap '%s' --truth '%s' "
+				   "--attack syn_flood:victim=10.0.0.5,start=10,end=40,pps=200 "
+				   "--attack amplification:victim=10.0.0.6,vector=ntp,start=20,end=30,pps=50 "
+				   "--attack carpet_bombing:prefix=10.0.1.0/24,start=0,end=100,pps=30 "
+				   "--attack horizontal_scan:source=203.0.113.7,start=60,end=70,rate=1000 "
+				   "--attack bruteforce:source=203.0.113.9,target=10.0.0.7,service=telnet,pps=2,start=50,end=90 "
+				   "--attack exfiltration:source=10.0.0.8,target=192.0.2.80,pps=5 "
+				   "--attack flood:victim=10.0.0.9,rate=100000,start=1,end=2 "
+				   "--attack amplification:victim=10.0.0.10,vector=dns,mbps=50,start=3,end=4 "
+				   "--attack outbound_flood:source=10.0.0.11,target=192.0.2.1,proto=icmp,pps=7,start=5,end=6 "
+				   "--attack outbound_scan:source=10.0.0.12,start=7,end=8.5 "
+				   "--attack vertical_scan:source=203.0.113.5,target=10.0.0.13,start=9,end=10",
+			     tmp("t.pcap"), truth), 0);
+	free(err);
+	char *t = slurp(truth, NULL);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t, "class\tvector\trole\ttarget\tstart\tend\tstrength\n"
+			    "syn_flood\t-\tvictim\t10.0.0.5\t1700000010\t1700000040\t200\n"
+			    "amplification\tntp\tvictim\t10.0.0.6\t1700000020\t1700000030\t50\n"
+			    "carpet_bombing\tudp\tvictim\t10.0.1.0/24\t1700000000\t1700000100\t30\n"
+			    "horizontal_scan\t-\tsource\t203.0.113.7\t1700000060\t1700000070\t1\n"
+			    "bruteforce\ttelnet\tsource\t203.0.113.9\t1700000050\t1700000090\t2\n"
+			    "exfiltration\t-\tsource\t10.0.0.8\t1700000000\t1700000100\t5\n"
+			    "flood\tudp\tvictim\t10.0.0.9\t1700000001\t1700000002\t100\n"
+			    "amplification\tdns\tvictim\t10.0.0.10\t1700000003\t1700000004\t4.46429\n"
+			    "outbound_flood\ticmp\tsource\t10.0.0.11\t1700000005\t1700000006\t7\n"
+			    "outbound_scan\t-\tsource\t10.0.0.12\t1700000007\t1700000008.500\t1\n"
+			    "vertical_scan\t-\tsource\t203.0.113.5\t1700000009\t1700000010\t1\n");
+	free(t);
+}
+END_TEST
+
+/* A run cut short by --count: attacks that never started are left out,
+ * the others end where the scenario stopped. */
+START_TEST(test_truth_clipped_by_count)
+{
+	char *err;
+	const char *truth = tmp("clip.tsv");
+	ck_assert_int_eq(gen(&err, "--start 1700000000 --step-rate 100 --count 1000 --pcap '%s' --truth '%s' "
+				   "--attack syn_flood:victim=10.0.0.5,start=0,end=100,pps=0.5 "
+				   "--attack flood:victim=10.0.0.6,start=50,end=60",
+			     tmp("clip.pcap"), truth), 0);
+	ck_assert_uint_eq(summary(err, "records"), 1000);
+	free(err);
+	char *t = slurp(truth, NULL);
+	ck_assert_ptr_nonnull(t);
+	/* 1000 records: 995 background (10 per 0.1 s) + 5 attack ones by 9.94 s */
+	ck_assert_str_eq(t, "class\tvector\trole\ttarget\tstart\tend\tstrength\n"
+			    "syn_flood\t-\tvictim\t10.0.0.5\t1700000000\t1700000009.940\t0.5\n");
+	free(t);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Attack shapes (from the dump)                                        */
+
+struct rec {
+	uint64_t start, end;
+	char src[64], dst[64];
+	unsigned sport, dport, proto, flags;
+	uint64_t packets, bytes;
+	char origin[32];
+};
+
+static struct rec *read_dump(const char *path, size_t *n)
+{
+	char *s = slurp(path, NULL);
+	ck_assert_ptr_nonnull(s);
+	size_t cap = 1024, k = 0;
+	struct rec *r = malloc(cap * sizeof(*r));
+	ck_assert_ptr_nonnull(r);
+	char *save = NULL;
+	strtok_r(s, "\n", &save); /* header */
+	for (char *line = strtok_r(NULL, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *c[12];
+		ck_assert_uint_eq(split(line, '\t', c, 12), 12);
+		if (k == cap) {
+			cap *= 2;
+			r = realloc(r, cap * sizeof(*r));
+			ck_assert_ptr_nonnull(r);
+		}
+		r[k].start = strtoull(c[0], NULL, 10);
+		r[k].end = strtoull(c[1], NULL, 10);
+		snprintf(r[k].src, sizeof(r[k].src), "%s", c[2]);
+		r[k].sport = (unsigned)atoi(c[3]);
+		snprintf(r[k].dst, sizeof(r[k].dst), "%s", c[4]);
+		r[k].dport = (unsigned)atoi(c[5]);
+		r[k].proto = (unsigned)atoi(c[6]);
+		r[k].flags = (unsigned)strtoul(c[7], NULL, 16);
+		r[k].packets = strtoull(c[8], NULL, 10);
+		r[k].bytes = strtoull(c[9], NULL, 10);
+		snprintf(r[k].origin, sizeof(r[k].origin), "%s", c[11]);
+		k++;
+	}
+	free(s);
+	*n = k;
+	return r;
+}
+
+static unsigned distinct(struct rec *r, size_t n, const char *origin, int dst)
+{
+	char **v = malloc((n + 1) * sizeof(*v));
+	size_t k = 0;
+	ck_assert_ptr_nonnull(v);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(r[i].origin, origin) == 0)
+			v[k++] = dst ? r[i].dst : r[i].src;
+	qsort(v, k, sizeof(*v), cmp_str);
+	unsigned d = 0;
+	for (size_t i = 0; i < k; i++)
+		d += i == 0 || strcmp(v[i], v[i - 1]) != 0;
+	free(v);
+	return d;
+}
+
+START_TEST(test_attack_shapes)
+{
+	char *err;
+	const char *dump = tmp("shapes.dump");
+	ck_assert_int_eq(gen(&err, "-f v9 -s 9 --start 1700000000 --duration 40 --step-rate 100 --sampling 1 "
+				   "--prefix 10.5.0.0/16 --prefix 2001:db8:5::/64 --hosts 400 --pcap '%s' --dump '%s' "
+				   "--attack syn_flood:victim=10.5.0.5,start=5,end=15,pps=50 "
+				   "--attack amplification:victim=10.5.0.6,vector=ntp,start=10,end=20,pps=40,reflectors=25 "
+				   "--attack carpet_bombing:prefix=10.5.3.0/24,pps=30,start=0,end=10 "
+				   "--attack horizontal_scan:source=203.0.113.7,prefix=10.5.0.0/22,port=23,pps=20,start=0,end=10 "
+				   "--attack vertical_scan:source=2001:db8:ffff::8,target=2001:db8:5::9,ports=100-199,pps=20,start=0,end=10 "
+				   "--attack bruteforce:source=203.0.113.9,target=10.5.0.7,service=ssh,attempts=2,start=0,end=10 "
+				   "--attack outbound_flood:source=10.5.0.11,target=192.0.2.1,pps=10,start=0,end=10 "
+				   "--attack outbound_scan:source=10.5.0.12,port=445,pps=10,start=0,end=10 "
+				   "--attack exfiltration:source=10.5.0.13,target=192.0.2.80,pps=100,flows=2,active=5,start=0,end=40 "
+				   "--attack flood:victim=10.5.0.14,proto=icmp,pps=20,ramp=10,start=20,end=40",
+			     tmp("shapes.pcap"), dump), 0);
+	free(err);
+	size_t n;
+	struct rec *r = read_dump(dump, &n);
+	unsigned cnt[16] = { 0 };
+	static const char *const names[] = { "syn_flood", "amplification", "carpet_bombing", "horizontal_scan",
+					     "vertical_scan", "bruteforce", "outbound_flood", "outbound_scan",
+					     "exfiltration", "flood", "background" };
+	uint64_t t0 = T0 * 1000;
+	unsigned ramp_first = 0, ramp_last = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct rec *x = &r[i];
+		int k = -1;
+		for (int j = 0; j < 11; j++)
+			if (strcmp(x->origin, names[j]) == 0)
+				k = j;
+		ck_assert_msg(k >= 0, "origin '%s'", x->origin);
+		cnt[k]++;
+		ck_assert_uint_le(x->start, x->end);
+		switch (k) {
+		case 0:
+			ck_assert_str_eq(x->dst, "10.5.0.5");
+			ck_assert_uint_eq(x->dport, 80);
+			ck_assert_uint_eq(x->proto, 6);
+			ck_assert_uint_eq(x->flags, 0x02);
+			ck_assert_uint_eq(x->packets, 1);
+			ck_assert_uint_ge(x->start, t0 + 5000);
+			ck_assert_uint_lt(x->end, t0 + 15000);
+			break;
+		case 1:
+			ck_assert_str_eq(x->dst, "10.5.0.6");
+			ck_assert_uint_eq(x->sport, 123);
+			ck_assert_uint_eq(x->proto, 17);
+			break;
+		case 2:
+			ck_assert_msg(strncmp(x->dst, "10.5.3.", 7) == 0, "carpet dst %s", x->dst);
+			break;
+		case 3:
+			ck_assert_str_eq(x->src, "203.0.113.7");
+			ck_assert_uint_eq(x->dport, 23);
+			ck_assert_uint_eq(x->flags, 0x02);
+			ck_assert_msg(strncmp(x->dst, "10.5.", 5) == 0, "scan dst %s", x->dst);
+			break;
+		case 4:
+			ck_assert_str_eq(x->src, "2001:db8:ffff::8");
+			ck_assert_str_eq(x->dst, "2001:db8:5::9");
+			ck_assert_uint_ge(x->dport, 100);
+			ck_assert_uint_le(x->dport, 199);
+			break;
+		case 5: /* unsampled: one whole login attempt per record */
+			ck_assert_str_eq(x->dst, "10.5.0.7");
+			ck_assert_uint_eq(x->dport, 22);
+			ck_assert_uint_ge(x->packets, 10);
+			ck_assert_uint_le(x->packets, 15);
+			ck_assert_uint_eq(x->flags, 0x1b);
+			break;
+		case 6:
+			ck_assert_str_eq(x->src, "10.5.0.11");
+			ck_assert_str_eq(x->dst, "192.0.2.1");
+			break;
+		case 7:
+			ck_assert_str_eq(x->src, "10.5.0.12");
+			ck_assert_uint_eq(x->dport, 445);
+			ck_assert_msg(strncmp(x->dst, "10.5.", 5) != 0, "outbound scan hits inside: %s", x->dst);
+			break;
+		case 8:
+			ck_assert_str_eq(x->src, "10.5.0.13");
+			ck_assert_uint_eq(x->dport, 443);
+			ck_assert_uint_eq(x->packets, 250); /* 100 pps * 5 s / 2 flows */
+			ck_assert_uint_le(x->end - x->start, 5000);
+			if (x->end >= t0 + 5000)
+				ck_assert_uint_eq(x->end - x->start, 5000);
+			break;
+		case 9:
+			ck_assert_uint_eq(x->proto, 1);
+			ck_assert_uint_eq(x->dport, 0x0800);
+			if (x->end < t0 + 25000)
+				ramp_first++;
+			else if (x->end >= t0 + 25000 && x->end < t0 + 30000)
+				ramp_last++;
+			break;
+		}
+	}
+	ck_assert_uint_eq(cnt[0], 500);
+	ck_assert_uint_eq(cnt[1], 400);
+	ck_assert_uint_le(distinct(r, n, "amplification", 0), 25);
+	ck_assert_uint_ge(distinct(r, n, "amplification", 0), 20);
+	ck_assert_uint_eq(cnt[2], 300);
+	ck_assert_uint_ge(distinct(r, n, "carpet_bombing", 1), 150);
+	ck_assert_uint_eq(cnt[3], 200);
+	ck_assert_uint_ge(distinct(r, n, "horizontal_scan", 1), 180);
+	ck_assert_uint_eq(cnt[4], 200);
+	ck_assert_uint_eq(cnt[5], 20); /* 2 attempts/s for 10 s, unsampled */
+	ck_assert_uint_eq(cnt[6], 100);
+	ck_assert_uint_eq(cnt[7], 100);
+	ck_assert_uint_ge(distinct(r, n, "outbound_scan", 1), 95);
+	ck_assert_uint_eq(cnt[8], 15); /* one chunk every 2.5 s, the first at 2.5 s */
+	/* ramp over 10 s: a quarter of the ramp's records in its first half */
+	ck_assert_msg(ramp_first * 2 < ramp_last, "ramp: %u then %u", ramp_first, ramp_last);
+	ck_assert_uint_eq(cnt[10], 4000);
+	free(r);
+}
+END_TEST
+
+/* x= resolves to a multiple of the victim's own baseline. */
+START_TEST(test_strength_multiple_of_baseline)
+{
+	char *err;
+	const char *a = tmp("x1.tsv"), *b = tmp("x4.tsv");
+	ck_assert_int_eq(gen(&err, "--duration 10 --pcap '%s' --truth '%s' --attack flood:victim=10.0.0.1,x=1",
+			     tmp("x.pcap"), a), 0);
+	free(err);
+	ck_assert_int_eq(gen(&err, "--duration 10 --pcap '%s' --truth '%s' --attack flood:victim=10.0.0.1,x=4",
+			     tmp("x.pcap"), b), 0);
+	free(err);
+	char *s1 = slurp(a, NULL), *s4 = slurp(b, NULL);
+	double p1 = strtod(strrchr(s1, '\t') + 1, NULL), p4 = strtod(strrchr(s4, '\t') + 1, NULL);
+	ck_assert_msg(p1 > 0 && p4 > 3.99 * p1 && p4 < 4.01 * p1, "x=1 -> %g, x=4 -> %g", p1, p4);
+	free(s1);
+	free(s4);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Sending on loopback                                                  */
+
+static int udp_sink(uint16_t *port)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	int sz = 8 << 20;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	socklen_t l = sizeof(a);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* Read every queued datagram (the sender has exited: no waiting). */
+static unsigned drain(int fd, uint8_t (*buf)[2048], unsigned max, size_t *lens)
+{
+	unsigned n = 0;
+	while (n < max) {
+		ssize_t r = recv(fd, buf[n], sizeof(buf[n]), MSG_DONTWAIT);
+		if (r < 0)
+			break;
+		lens[n++] = (size_t)r;
+	}
+	return n;
+}
+
+static uint16_t g16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t g32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+START_TEST(test_send_v5)
+{
+	uint16_t port;
+	int fd = udp_sink(&port);
+	char *err;
+	ck_assert_int_eq(gen(&err, "-f v5 --sampling 64 --send 127.0.0.1:%u --rate max --count 1500 --batch 16", port),
+			 0);
+	ck_assert_uint_eq(summary(err, "records"), 1500);
+	ck_assert_uint_eq(summary(err, "send_errors"), 0);
+	uint64_t dgrams = summary(err, "datagrams");
+	free(err);
+
+	static uint8_t buf[256][2048];
+	size_t lens[256];
+	unsigned n = drain(fd, buf, 256, lens);
+	ck_assert_uint_eq(n, dgrams);
+	uint32_t seq = 0;
+	for (unsigned i = 0; i < n; i++) {
+		ck_assert_uint_eq(g16(buf[i]), 5);
+		unsigned count = g16(buf[i] + 2);
+		ck_assert_uint_eq(lens[i], 24 + 48 * (size_t)count);
+		ck_assert_uint_eq(g32(buf[i] + 16), seq);
+		ck_assert_uint_eq(g16(buf[i] + 22), 0x4000 | 64);
+		seq += count;
+	}
+	ck_assert_uint_eq(seq, 1500);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_send_pool_v9)
+{
+	uint16_t port;
+	int fd = udp_sink(&port);
+	char *err;
+	ck_assert_int_eq(gen(&err, "-f v9 --send 127.0.0.1:%u --rate max --count 4000 --pool 16 --batch 8 "
+				   "--template-every 10 --domain 5 --start 1800000000",
+			     port), 0);
+	uint64_t records = summary(err, "records"), dgrams = summary(err, "datagrams");
+	ck_assert_uint_ge(records, 4000);
+	ck_assert_uint_lt(records, 4000 + 40); /* whole datagrams */
+	free(err);
+
+	static uint8_t buf[256][2048];
+	size_t lens[256];
+	unsigned n = drain(fd, buf, 256, lens);
+	ck_assert_uint_eq(n, dgrams);
+	uint64_t flows = 0;
+	unsigned tmpl = 0;
+	uint32_t prev_secs = 0;
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *p = buf[i];
+		ck_assert_uint_eq(g16(p), 9);
+		ck_assert_uint_eq(g32(p + 12), i);       /* package sequence */
+		ck_assert_uint_eq(g32(p + 16), 5);       /* source id */
+		uint32_t secs = g32(p + 8);
+		ck_assert_uint_ge(secs, 1800000000);     /* stamps follow the clock from --start */
+		ck_assert_uint_le(secs, 1800000000 + 60);
+		ck_assert_uint_ge(secs, prev_secs);
+		prev_secs = secs;
+		uint32_t up = g32(p + 4);
+		if (g16(p + 20) == 0) {
+			ck_assert_msg(i % 11 == 0, "templates at datagram %u", i);
+			tmpl++;
+			continue;
+		}
+		/* walk the data sets; every record ends before the header time */
+		size_t off = 20;
+		unsigned nrec = 0;
+		while (off + 4 <= lens[i]) {
+			unsigned id = g16(p + off), sl = g16(p + off + 2);
+			ck_assert_uint_ge(sl, 4);
+			ck_assert_uint_le(off + sl, lens[i]);
+			ck_assert_msg(id == 256 || id == 257, "set %u", id);
+			size_t rl = id == 256 ? 36 : 60, ts = id == 256 ? 16 : 40;
+			for (size_t r = off + 4; r + rl <= off + sl; r += rl) {
+				uint32_t first = g32(p + r + ts), last = g32(p + r + ts + 4);
+				ck_assert_uint_le(first, last);
+				ck_assert_uint_le(last, up);
+				ck_assert_uint_ge(last + 3000, up);
+				nrec++;
+			}
+			off += sl;
+		}
+		ck_assert_uint_eq(nrec, g16(p + 2));
+		flows += nrec;
+	}
+	ck_assert_uint_eq(flows, records);
+	ck_assert_uint_eq(tmpl, (n + 10) / 11);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_send_rate_limited)
+{
+	uint16_t port;
+	int fd = udp_sink(&port);
+	char *err;
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	ck_assert_int_eq(gen(&err, "-f v5 --send 127.0.0.1:%u --rate 20000 --count 9000", port), 0);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double el = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	ck_assert_uint_eq(summary(err, "records"), 9000);
+	/* the last datagram is due at (9000 - 30) / 20000 s */
+	ck_assert_msg(el >= 0.44, "9000 records at 20000/s took %.3f s", el);
+	free(err);
+	close(fd);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+
+static Suite *gen_suite(void)
+{
+	Suite *s = suite_create("gen");
+	TCase *tc = tcase_create("cli");
+	tcase_add_loop_test(tc, test_cli_errors, 0, (int)(sizeof(bad_args) / sizeof(bad_args[0])));
+	tcase_add_test(tc, test_cli_help);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("wire");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_v5_headers);
+	tcase_add_test(tc, test_v9_headers_templates_options);
+	tcase_add_test(tc, test_ipfix_psamp);
+	tcase_add_test(tc, test_ipfix_legacy_sampling);
+	tcase_add_loop_test(tc, test_tshark_matches_dump, 0, 3);
+	tcase_add_loop_test(tc, test_decoders_match_dump, 0, 3);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("scenario");
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_deterministic, 0, 3);
+	tcase_add_test(tc, test_background_independent_of_attacks);
+	tcase_add_test(tc, test_truth_file);
+	tcase_add_test(tc, test_truth_clipped_by_count);
+	tcase_add_test(tc, test_attack_shapes);
+	tcase_add_test(tc, test_strength_multiple_of_baseline);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("send");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_send_v5);
+	tcase_add_test(tc, test_send_pool_v9);
+	tcase_add_test(tc, test_send_rate_limited);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+static void find_gen(const char *argv0)
+{
+	const char *env = getenv("MAMORI_GEN");
+	if (env && *env) {
+		snprintf(gen_bin, sizeof(gen_bin), "%s", env);
+		return;
+	}
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", argv0);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (snprintf(gen_bin, sizeof(gen_bin), "%s/../bin/mamori-gen", dir) >= (int)sizeof(gen_bin))
+		gen_bin[0] = '\0';
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	find_gen(argv[0]);
+	if (access(gen_bin, X_OK) != 0) {
+		fprintf(stderr, "test_gen: %s not found: build it first (make all), or set MAMORI_GEN\n", gen_bin);
+		return EXIT_FAILURE;
+	}
+	have_tshark = system("command -v tshark >/dev/null 2>&1") == 0;
+	if (!have_tshark)
+		fprintf(stderr, "test_gen: tshark is not installed: the tshark cross-checks are skipped\n");
+	const char *td = getenv("TMPDIR");
+	/* mkdtemp's template: the prefix, then six 'X' it replaces */
+	int tl = snprintf(tmpdir, sizeof(tmpdir) - 7, "%s/mamori-test-gen.", td && *td ? td : "/tmp");
+	if (tl < 0 || (size_t)tl >= sizeof(tmpdir) - 7) {
+		fprintf(stderr, "test_gen: TMPDIR too long\n");
+		return EXIT_FAILURE;
+	}
+	memset(tmpdir + tl, 'X', 6);
+	tmpdir[tl + 6] = '\0';
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return EXIT_FAILURE;
+	}
+
+	SRunner *sr = srunner_create(gen_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+
+	char cmd[PATH_MAX + 32];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "test_gen: could not remove %s\n", tmpdir);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,649 @@
+/*
+ * main.c - mamori-collector: receive flow exports (or read them from a
+ * capture), decode them, and (for now) dump them as JSON lines.
+ *
+ * Everything the daemon holds lives in one struct collector owned by main()
+ * and passed down; there are no other mutable globals here.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "mamori/capture.h"
+#include "mamori/config.h"
+#include "mamori/decode.h"
+#include "mamori/dump.h"
+#include "mamori/exporters.h"
+#include "mamori/intake.h"
+#include "mamori/log.h"
+
+#ifndef MAMORI_VERSION
+#define MAMORI_VERSION "0.1.0"
+#endif
+
+#define PROG "mamori-collector"
+#define DEFAULT_CONFIG "/etc/mamori/mamori.conf"
+#define STATS_INTERVAL_S 10
+#define REJECT_SAMPLE 32 /* bytes of a rejected datagram shown in the warning */
+
+struct options {
+	const char *config;    /* -c */
+	int check;             /* -t */
+	int verbose;           /* -v */
+	int foreground;        /* -d / -f */
+	int dump;              /* --dump */
+	const char *read;      /* --read FILE */
+	const char *stats_json;/* --stats-json FILE */
+	struct mm_listen listen[MM_MAX_LISTEN];
+	unsigned nlisten;      /* --listen, overriding the config's */
+};
+
+struct collector {
+	struct options o;
+	struct mm_config cfg;
+	int have_cfg;
+	struct mm_exporters *exps;
+	struct event_base *base;
+	struct mm_intake *intake;
+	struct event *ev_int, *ev_term, *ev_usr1, *ev_tick, *ev_stats;
+	struct mm_dump dump;
+	struct mm_flow_sink sink;
+	struct mm_ratelimit reject_rl;
+	struct mm_capture_stats cap;
+	uint64_t datagrams;      /* every datagram handed to us */
+	uint64_t rejected;       /* mm_decode returned -1 */
+	uint64_t records;        /* records the decoders emitted */
+	uint64_t last_expire_ms; /* --read: capture time of the last expiry run */
+	int replay;              /* 1 in --read mode: time is the capture's */
+	sigset_t oldmask;        /* signal mask before main blocked ours */
+};
+
+/* ---- the datagram path ---------------------------------------------- */
+
+static void sink_count(void *arg, const struct mm_flow *f)
+{
+	struct collector *c = arg;
+
+	(void)f;
+	c->records++;
+}
+
+static void sink_dump(void *arg, const struct mm_flow *f)
+{
+	struct collector *c = arg;
+
+	c->records++;
+	mm_dump_flow(&c->dump, f);
+}
+
+static void warn_rejected(struct collector *c, const struct mm_exporter *ex, uint16_t sport,
+			  const uint8_t *payload, size_t len, uint64_t now_ms)
+{
+	char addr[64], hex[2 * REJECT_SAMPLE + 8], more[64] = "";
+	uint64_t suppressed = 0;
+
+	if (mm_log_level() < MM_LOG_WARN || !mm_ratelimit_ok(&c->reject_rl, now_ms, &suppressed))
+		return;
+	if (suppressed > 0)
+		snprintf(more, sizeof(more), " (%" PRIu64 " similar warnings suppressed)", suppressed);
+	mm_warnx("exporter %s port %u: rejected a %zu-byte datagram: %s; starts %s%s",
+		 mm_addr_str(ex->addr, addr, sizeof(addr)), sport, len, ex->err[0] ? ex->err : "?",
+		 mm_sanitize_hex(payload, len, REJECT_SAMPLE, hex, sizeof(hex)), more);
+}
+
+/* mm_datagram_fn: the one entry point for live and captured datagrams. */
+static int on_datagram(void *arg, const uint8_t src[16], int src_af, uint16_t sport, const uint8_t *payload,
+		       size_t len, uint64_t ts_ms)
+{
+	struct collector *c = arg;
+	struct mm_exporter *ex;
+
+	(void)src_af;
+	c->datagrams++;
+	if (c->replay && ts_ms >= c->last_expire_ms + 1000) {
+		/* Replay keeps the capture's time: expire on its clock. */
+		mm_exporters_expire(c->exps, ts_ms);
+		c->last_expire_ms = ts_ms;
+	}
+	ex = mm_exporters_get(c->exps, src, ts_ms);
+	if (ex == NULL)
+		return 0; /* refused by the allowlist, or no memory: counted in the table */
+	if (mm_decode(ex, payload, len, ts_ms, &c->sink) < 0) {
+		c->rejected++;
+		warn_rejected(c, ex, sport, payload, len, ts_ms);
+	}
+	if (c->dump.error != 0) {
+		if (c->base != NULL)
+			event_base_loopexit(c->base, NULL);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- statistics ------------------------------------------------------ */
+
+static int cmp_exporter(const void *a, const void *b)
+{
+	const struct mm_exporter *x = *(const struct mm_exporter *const *)a;
+	const struct mm_exporter *y = *(const struct mm_exporter *const *)b;
+
+	return memcmp(x->addr, y->addr, 16);
+}
+
+struct exlist {
+	struct mm_exporter **v;
+	size_t n, cap;
+};
+
+static void exlist_add(void *arg, struct mm_exporter *ex)
+{
+	struct exlist *l = arg;
+
+	if (l->n < l->cap)
+		l->v[l->n++] = ex;
+}
+
+/* The exporters sorted by address (so reports are stable); free l->v. */
+static int exlist_get(const struct collector *c, struct exlist *l)
+{
+	l->n = 0;
+	l->cap = mm_exporters_count(c->exps);
+	l->v = calloc(l->cap ? l->cap : 1, sizeof(*l->v));
+	if (l->v == NULL)
+		return -1;
+	mm_exporters_foreach(c->exps, exlist_add, l);
+	qsort(l->v, l->n, sizeof(*l->v), cmp_exporter);
+	return 0;
+}
+
+static void stats_line(char *buf, size_t len, const struct mm_exporter_stats *st, uint64_t held)
+{
+	snprintf(buf, len,
+		 "datagrams %" PRIu64 " records %" PRIu64 " malformed %" PRIu64 " unsupported %" PRIu64
+		 " lost_packets %" PRIu64 " lost_records %" PRIu64 " unknown_template %" PRIu64
+		 " unknown_sampling %" PRIu64 " pending %" PRIu64 " pending_lost %" PRIu64
+		 " templates %" PRIu64,
+		 st->datagrams, st->records, st->malformed, st->unsupported, st->lost_packets, st->lost_records,
+		 st->unknown_template, st->unknown_sampling, held, st->pending_dropped + st->pending_expired,
+		 st->templates);
+}
+
+static uint64_t kernel_drops(const struct collector *c)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; c->intake != NULL && i < mm_intake_nsocks(c->intake); i++)
+		n += mm_intake_sock_stats(c->intake, i)->kernel_drops;
+	return n;
+}
+
+/* Per-exporter, per-socket and total lines, to stderr (final = 1: always,
+ * whatever the log level) or through the log at info level. */
+static void report(const struct collector *c, int final)
+{
+	char line[768], addr[64];
+	struct mm_exporter_stats tot;
+	const struct mm_exporters_stats *ts = mm_exporters_stats(c->exps);
+	struct exlist l;
+	uint64_t held = 0;
+
+#define OUT(...)                                                         \
+	do {                                                             \
+		if (final)                                               \
+			fprintf(stderr, PROG ": " __VA_ARGS__);          \
+		else                                                     \
+			mm_info(__VA_ARGS__);                            \
+	} while (0)
+
+	if (exlist_get(c, &l) == 0) {
+		for (size_t i = 0; i < l.n; i++) {
+			const struct mm_exporter *ex = l.v[i];
+			held += ex->npending;
+			stats_line(line, sizeof(line), &ex->st, ex->npending);
+			OUT("exporter %s: %s%s", mm_addr_str(ex->addr, addr, sizeof(addr)), line, final ? "\n" : "");
+		}
+		free(l.v);
+	}
+	for (unsigned i = 0; c->intake != NULL && i < mm_intake_nsocks(c->intake); i++) {
+		const struct mm_intake_sock_stats *s = mm_intake_sock_stats(c->intake, i);
+		OUT("socket %s (port %u): rcvbuf %d datagrams %" PRIu64 " bytes %" PRIu64 " kernel_drops %" PRIu64
+		    " truncated %" PRIu64 " errors %" PRIu64 "%s",
+		    s->listen, s->port, s->rcvbuf, s->datagrams, s->bytes, s->kernel_drops, s->truncated, s->errors,
+		    final ? "\n" : "");
+	}
+	if (c->replay)
+		OUT("capture: frames %" PRIu64 " datagrams %" PRIu64 " skipped_non_udp %" PRIu64
+		    " skipped_fragments %" PRIu64 " truncated %" PRIu64 "%s",
+		    c->cap.frames, c->cap.datagrams, c->cap.skipped_non_udp, c->cap.skipped_fragments,
+		    c->cap.truncated, final ? "\n" : "");
+	mm_exporters_totals(c->exps, &tot);
+	stats_line(line, sizeof(line), &tot, held);
+	OUT("total: exporters %zu (evicted %" PRIu64 ") denied %" PRIu64 " rejected %" PRIu64
+	    " kernel_drops %" PRIu64 " %s%s",
+	    mm_exporters_count(c->exps), ts->evicted, ts->denied, c->rejected, kernel_drops(c), line,
+	    final ? "\n" : "");
+#undef OUT
+}
+
+static void json_stats(FILE *f, const struct mm_exporter_stats *st)
+{
+	for (size_t i = 0; i < mm_exporter_nstat_fields; i++)
+		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", mm_exporter_stat_fields[i].name, mm_stat_get(st, i));
+}
+
+/* The counters as one JSON document, written to path.tmp then renamed. */
+static int write_stats_json(const struct collector *c, const char *path)
+{
+	char tmp[PATH_MAX], addr[64], q[256];
+	const struct mm_exporters_stats *ts = mm_exporters_stats(c->exps);
+	struct mm_exporter_stats tot;
+	struct exlist l;
+	FILE *f;
+	int bad;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		mm_warnx("%s: path too long", path);
+		return -1;
+	}
+	if (exlist_get(c, &l) < 0)
+		return -1;
+	f = fopen(tmp, "w");
+	if (f == NULL) {
+		mm_warn("%s", tmp);
+		free(l.v);
+		return -1;
+	}
+	mm_exporters_totals(c->exps, &tot);
+	fprintf(f, "{\"datagrams\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"records\":%" PRIu64
+		   ",\"dumped\":%" PRIu64 ",\"kernel_drops\":%" PRIu64 ",\n",
+		c->datagrams, c->rejected, c->records, c->dump.lines, kernel_drops(c));
+	fprintf(f, " \"exporter_table\":{\"present\":%zu,\"created\":%" PRIu64 ",\"evicted\":%" PRIu64
+		   ",\"denied\":%" PRIu64 ",\"removed\":%" PRIu64 ",\"alloc_failed\":%" PRIu64 "},\n",
+		mm_exporters_count(c->exps), ts->created, ts->evicted, ts->denied, ts->removed, ts->alloc_failed);
+	fprintf(f, " \"totals\":{");
+	json_stats(f, &tot);
+	fprintf(f, "},\n \"exporters\":[");
+	for (size_t i = 0; i < l.n; i++) {
+		const struct mm_exporter *ex = l.v[i];
+		mm_addr_str(ex->addr, addr, sizeof(addr));
+		fprintf(f, "%s\n  {\"exporter\":\"%s\",\"af\":%u,\"pending_held\":%u,", i ? "," : "", addr,
+			(unsigned)ex->af, (unsigned)ex->npending);
+		json_stats(f, &ex->st);
+		fprintf(f, "}");
+	}
+	fprintf(f, "],\n \"sockets\":[");
+	for (unsigned i = 0; c->intake != NULL && i < mm_intake_nsocks(c->intake); i++) {
+		const struct mm_intake_sock_stats *s = mm_intake_sock_stats(c->intake, i);
+		mm_json_string(q, sizeof(q), s->listen, strlen(s->listen));
+		fprintf(f, "%s\n  {\"listen\":%s,\"port\":%u,\"rcvbuf\":%d,\"datagrams\":%" PRIu64
+			   ",\"bytes\":%" PRIu64 ",\"kernel_drops\":%" PRIu64 ",\"truncated\":%" PRIu64
+			   ",\"batches\":%" PRIu64 ",\"full_batches\":%" PRIu64 ",\"yields\":%" PRIu64
+			   ",\"errors\":%" PRIu64 "}",
+			i ? "," : "", q, s->port, s->rcvbuf, s->datagrams, s->bytes, s->kernel_drops, s->truncated,
+			s->batches, s->full_batches, s->yields, s->errors);
+	}
+	fprintf(f, "]");
+	if (c->replay) {
+		mm_json_string(q, sizeof(q), c->o.read, strlen(c->o.read));
+		fprintf(f, ",\n \"capture\":{\"file\":%s,\"frames\":%" PRIu64 ",\"datagrams\":%" PRIu64
+			   ",\"skipped_non_udp\":%" PRIu64 ",\"skipped_fragments\":%" PRIu64
+			   ",\"truncated\":%" PRIu64 "}",
+			q, c->cap.frames, c->cap.datagrams, c->cap.skipped_non_udp, c->cap.skipped_fragments,
+			c->cap.truncated);
+	}
+	fprintf(f, "}\n");
+	free(l.v);
+	bad = ferror(f);
+	if (fclose(f) != 0 || bad) {
+		mm_warnx("%s: write failed", tmp);
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) < 0) {
+		mm_warn("rename %s", path);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct collector *c = arg;
+
+	(void)what;
+	if (sig == SIGUSR1) {
+		report(c, 0);
+		return;
+	}
+	mm_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	event_base_loopexit(c->base, NULL);
+}
+
+/* Once a second: pending sets that waited too long, and the dump output. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct collector *c = arg;
+
+	(void)fd;
+	(void)what;
+	mm_exporters_expire(c->exps, wall_ms());
+	if (c->o.dump && fflush(stdout) != 0 && c->dump.error == 0)
+		c->dump.error = errno != 0 ? errno : EIO;
+	if (c->dump.error != 0)
+		event_base_loopexit(c->base, NULL);
+}
+
+static void on_stats(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	report(arg, 0);
+}
+
+/* ---- set-up and tear-down --------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " [-dfhtvV] [-c FILE] [--listen ADDR:PORT]... [--dump] [--read FILE]\n"
+		"                        [--stats-json FILE]\n"
+		"  -c, --config FILE    configuration (default " DEFAULT_CONFIG ")\n"
+		"  -t                   check the configuration and exit (0 = valid)\n"
+		"  -v                   with -t: print the normalised configuration; else debug logging\n"
+		"  -d, -f               stay in the foreground, log to stderr\n"
+		"      --dump           foreground, no Redis: print every flow as a JSON line on\n"
+		"                       stdout (docs/dump.md); statistics and logs on stderr\n"
+		"      --listen A:P     listen on A:P instead of the configured addresses\n"
+		"                       (repeatable; ADDR:PORT, [V6ADDR]:PORT or :PORT)\n"
+		"      --read FILE      decode the export datagrams in a pcap/pcapng file, dump them\n"
+		"                       and exit (\"-\" = stdin); exporters are the datagrams' sources\n"
+		"      --stats-json F   on exit, write the counters as JSON to F\n"
+		"  -h, --help           this help\n"
+		"  -V, --version        print the version\n"
+		"In --dump and --read modes without -c, built-in defaults are used.\n");
+}
+
+enum { OPT_DUMP = 256, OPT_LISTEN, OPT_READ, OPT_STATS_JSON };
+
+/* 0 = go on, 1 = exit 0 (help/version), -1 = exit 1. */
+static int parse_args(struct options *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "dump", no_argument, NULL, OPT_DUMP },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "read", required_argument, NULL, OPT_READ },
+		{ "stats-json", required_argument, NULL, OPT_STATS_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *why;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:dfhtvV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': o->config = optarg; break;
+		case 'd':
+		case 'f': o->foreground = 1; break;
+		case 't': o->check = 1; break;
+		case 'v': o->verbose = 1; break;
+		case OPT_DUMP: o->dump = 1; break;
+		case OPT_READ: o->read = optarg; break;
+		case OPT_STATS_JSON: o->stats_json = optarg; break;
+		case OPT_LISTEN:
+			if (o->nlisten >= MM_MAX_LISTEN) {
+				fprintf(stderr, PROG ": at most %d --listen\n", MM_MAX_LISTEN);
+				return -1;
+			}
+			if (mm_intake_listen_parse(optarg, &o->listen[o->nlisten], &why) < 0) {
+				fprintf(stderr, PROG ": --listen %s: %s\n", optarg, why);
+				return -1;
+			}
+			o->nlisten++;
+			break;
+		case 'h': usage(stdout); return 1;
+		case 'V': printf(PROG " " MAMORI_VERSION "\n"); return 1;
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	if (o->read != NULL)
+		o->dump = 1;
+	if (o->dump)
+		o->foreground = 1;
+	return 0;
+}
+
+/* -c, the default file, or (dump/read without -c) the built-in defaults. */
+static int load_config(struct collector *c)
+{
+	const char *path = c->o.config;
+
+	if (path == NULL && c->o.dump && !c->o.check) {
+		mm_config_defaults(&c->cfg);
+		c->have_cfg = 1;
+		return 0;
+	}
+	if (path == NULL)
+		path = DEFAULT_CONFIG;
+	c->have_cfg = 1; /* mm_config_load initialises it, even on failure */
+	if (mm_config_load(&c->cfg, path, stderr) != 0)
+		return -1;
+	return 0;
+}
+
+static int run_read(struct collector *c)
+{
+	char err[512];
+	int r;
+
+	/* No event loop here: the signals keep their usual effect. */
+	sigprocmask(SIG_SETMASK, &c->oldmask, NULL);
+	c->replay = 1;
+	r = mm_capture_read(c->o.read, on_datagram, c, &c->cap, err, sizeof(err));
+	/* The capture is over: a data set still waiting for its template
+	 * will never get it (counted as expired / unknown template). */
+	mm_exporters_expire(c->exps, UINT64_MAX);
+	if (fflush(stdout) != 0 && c->dump.error == 0)
+		c->dump.error = errno != 0 ? errno : EIO;
+	if (r < 0)
+		fprintf(stderr, PROG ": %s\n", err);
+	return r < 0 ? -1 : 0;
+}
+
+static int run_live(struct collector *c)
+{
+	char err[512];
+	struct timeval one = { 1, 0 }, stats = { STATS_INTERVAL_S, 0 };
+
+	c->intake = mm_intake_new(c->cfg.listen, c->cfg.nlisten, c->cfg.rcvbuf, c->cfg.batch, on_datagram, c, err,
+				  sizeof(err));
+	if (c->intake == NULL) {
+		mm_warnx("%s", err);
+		return -1;
+	}
+	for (unsigned i = 0; i < mm_intake_nsocks(c->intake); i++) {
+		const struct mm_intake_sock_stats *s = mm_intake_sock_stats(c->intake, i);
+		mm_info("listening on %s (port %u), receive buffer %d bytes as the kernel counts it "
+			"(asked for %" PRIu32 "%s)%s",
+			s->listen, s->port, s->rcvbuf, c->cfg.rcvbuf, s->rcvbuf_forced ? ", forced" : "",
+			s->rxq_ovfl ? "" : ", kernel drops not visible");
+		/* Linux reports twice what it was asked for. */
+		if (c->cfg.rcvbuf > 0 && (uint64_t)s->rcvbuf / 2 < c->cfg.rcvbuf)
+			mm_warnx("%s: asked for a %" PRIu32 "-byte receive buffer, got %d: raise "
+				 "net.core.rmem_max or run as root",
+				 s->listen, c->cfg.rcvbuf, s->rcvbuf / 2);
+	}
+	if (!c->o.foreground) {
+		mm_log_init(PROG, 0, mm_log_level());
+		if (daemon(0, 0) < 0) {
+			mm_warn("daemon");
+			return -1;
+		}
+	}
+
+	c->base = event_base_new();
+	if (c->base == NULL) {
+		mm_warnx("event_base_new failed");
+		return -1;
+	}
+	c->ev_int = evsignal_new(c->base, SIGINT, on_signal, c);
+	c->ev_term = evsignal_new(c->base, SIGTERM, on_signal, c);
+	c->ev_usr1 = evsignal_new(c->base, SIGUSR1, on_signal, c);
+	c->ev_tick = event_new(c->base, -1, EV_PERSIST, on_tick, c);
+	c->ev_stats = event_new(c->base, -1, EV_PERSIST, on_stats, c);
+	if (!c->ev_int || !c->ev_term || !c->ev_usr1 || !c->ev_tick || !c->ev_stats ||
+	    event_add(c->ev_int, NULL) < 0 || event_add(c->ev_term, NULL) < 0 || event_add(c->ev_usr1, NULL) < 0 ||
+	    event_add(c->ev_tick, &one) < 0 || event_add(c->ev_stats, &stats) < 0) {
+		mm_warnx("cannot set up the event loop");
+		return -1;
+	}
+	if (mm_intake_start(c->intake, c->base, err, sizeof(err)) < 0) {
+		mm_warnx("%s", err);
+		return -1;
+	}
+	/* The handlers are in place: a signal held since start-up comes now. */
+	sigprocmask(SIG_SETMASK, &c->oldmask, NULL);
+	if (event_base_dispatch(c->base) < 0) {
+		mm_warnx("event loop failed");
+		return -1;
+	}
+	if (c->o.dump && fflush(stdout) != 0 && c->dump.error == 0)
+		c->dump.error = errno != 0 ? errno : EIO;
+	return 0;
+}
+
+static void teardown(struct collector *c)
+{
+	struct event *evs[] = { c->ev_int, c->ev_term, c->ev_usr1, c->ev_tick, c->ev_stats };
+
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (evs[i] != NULL)
+			event_free(evs[i]);
+	mm_intake_free(c->intake);
+	if (c->base != NULL)
+		event_base_free(c->base);
+	mm_exporters_free(c->exps);
+	if (c->have_cfg)
+		mm_config_free(&c->cfg);
+	libevent_global_shutdown();
+}
+
+int main(int argc, char **argv)
+{
+	static char outbuf[1 << 16];
+	struct collector c;
+	char abspath[PATH_MAX];
+	int r, status = 0;
+
+	memset(&c, 0, sizeof(c));
+	/*
+	 * Hold SIGINT/SIGTERM/SIGUSR1 until libevent handles them, so that one
+	 * sent while starting up (a script that saw the port bound) is not
+	 * lost: Linux keeps a blocked signal pending even where its action is
+	 * "ignore" (as for background jobs of a non-interactive shell) and the
+	 * handler installed meanwhile then runs.
+	 */
+	{
+		sigset_t ours;
+		sigemptyset(&ours);
+		sigaddset(&ours, SIGINT);
+		sigaddset(&ours, SIGTERM);
+		sigaddset(&ours, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &ours, &c.oldmask);
+	}
+	mm_log_init(PROG, 1, MM_LOG_INFO);
+	r = parse_args(&c.o, argc, argv);
+	if (r != 0)
+		return r > 0 ? 0 : 1;
+
+	if (load_config(&c) < 0) {
+		if (c.have_cfg)
+			mm_config_free(&c.cfg);
+		return 1;
+	}
+	if (c.o.check) {
+		if (c.o.verbose)
+			mm_config_print(&c.cfg, stdout);
+		else
+			fprintf(stderr, PROG ": %s: configuration OK\n", c.cfg.path);
+		mm_config_free(&c.cfg);
+		return 0;
+	}
+	if (c.o.nlisten > 0) {
+		memcpy(c.cfg.listen, c.o.listen, sizeof(c.o.listen));
+		c.cfg.nlisten = c.o.nlisten;
+	}
+	mm_log_set_level(c.o.verbose ? MM_LOG_DEBUG : c.cfg.log_level);
+	/* daemon() changes to /: keep a relative --stats-json meaning what it said. */
+	if (c.o.stats_json != NULL && c.o.stats_json[0] != '/' && !c.o.foreground &&
+	    getcwd(abspath, sizeof(abspath)) != NULL) {
+		size_t n = strlen(abspath);
+		if (n + 1 + strlen(c.o.stats_json) < sizeof(abspath)) {
+			abspath[n] = '/';
+			strcpy(abspath + n + 1, c.o.stats_json);
+			c.o.stats_json = abspath;
+		}
+	}
+
+	/* A closed stdout is a write error, not a silent death. */
+	signal(SIGPIPE, SIG_IGN);
+	if (c.o.dump)
+		setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+	mm_dump_init(&c.dump, stdout);
+	c.sink.emit = c.o.dump ? sink_dump : sink_count;
+	c.sink.arg = &c;
+	mm_ratelimit_init(&c.reject_rl, 1.0, 10.0);
+
+	c.exps = mm_exporters_new(&c.cfg);
+	if (c.exps == NULL) {
+		mm_warnx("out of memory");
+		teardown(&c);
+		return 1;
+	}
+
+	if (c.o.read != NULL)
+		r = run_read(&c);
+	else
+		r = run_live(&c);
+	if (r < 0)
+		status = 1;
+	if (c.dump.error != 0 && c.dump.error != EPIPE) {
+		mm_warnx("writing flows to stdout: %s", strerror(c.dump.error));
+		status = 1;
+	}
+	/* Counters are worth showing once anything came in (a capture cut
+	 * short still decoded what was before the cut). */
+	if (r == 0 || c.cap.frames > 0) {
+		report(&c, c.o.dump);
+		if (c.o.stats_json != NULL && write_stats_json(&c, c.o.stats_json) < 0)
+			status = 1;
+	}
+	teardown(&c);
+	return status;
+}

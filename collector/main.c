@@ -416,7 +416,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 				fprintf(stderr, PROG ": at most %d --listen\n", MM_MAX_LISTEN);
 				return -1;
 			}
-			if (mm_intake_listen_parse(optarg, &o->listen[o->nlisten], &why) < 0) {
+			if (mm_listen_parse(optarg, &o->listen[o->nlisten], &why) < 0) {
 				fprintf(stderr, PROG ": --listen %s: %s\n", optarg, why);
 				return -1;
 			}

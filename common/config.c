@@ -246,7 +246,7 @@ static int name_ok(const char *v)
  * IPv4 address).  Host names are not looked up: a config check must give
  * the same answer on every machine.  Port 0 lets the kernel choose (tests).
  */
-static int parse_listen(const char *v, struct mm_listen *l, const char **why)
+int mm_listen_parse(const char *v, struct mm_listen *l, const char **why)
 {
 	char host[64];
 	const char *port;
@@ -526,7 +526,7 @@ static int set_value(struct parser *ps, int line, const struct keydef *k, void *
 		struct mm_config *c = ps->c;
 		struct mm_listen l;
 
-		if (parse_listen(v, &l, &why) < 0) {
+		if (mm_listen_parse(v, &l, &why) < 0) {
 			perr(ps, line, "%s: bad address '%s': %s", k->key, q(&qb, v), why);
 			return -1;
 		}
@@ -588,7 +588,7 @@ static void default_listens(struct mm_config *c)
 
 	c->nlisten = 0;
 	for (size_t i = 0; i < sizeof(default_listen) / sizeof(default_listen[0]); i++)
-		if (parse_listen(default_listen[i], &c->listen[c->nlisten], &why) == 0)
+		if (mm_listen_parse(default_listen[i], &c->listen[c->nlisten], &why) == 0)
 			c->nlisten++;
 }
 

@@ -85,6 +85,11 @@ struct mm_config {
  * copy is passed to mm_config_free.
  */
 
+/* Parse a listen address: ADDR:PORT (numeric IPv4), [V6ADDR]:PORT, or :PORT
+ * (every IPv4 address).  No host name lookups; port 0 lets the kernel
+ * choose.  0, or -1 with *why set.  The config and --listen both use it. */
+int mm_listen_parse(const char *text, struct mm_listen *l, const char **why);
+
 /* Defaults for everything (no file).  *c is overwritten, not freed. */
 void mm_config_defaults(struct mm_config *c);
 /* Load and validate `path` into *c (which it initialises).  Returns the

@@ -74,11 +74,4 @@ void mm_intake_free(struct mm_intake *in);
 unsigned mm_intake_nsocks(const struct mm_intake *in);
 const struct mm_intake_sock_stats *mm_intake_sock_stats(const struct mm_intake *in, unsigned i);
 
-/*
- * Parse a listen address as the config file writes it: ADDR:PORT (numeric
- * IPv4), [V6ADDR]:PORT, or :PORT (0.0.0.0).  No host name lookups.  Port 0
- * lets the kernel choose.  0, or -1 with *why set.
- */
-int mm_intake_listen_parse(const char *text, struct mm_listen *l, const char **why);
-
 #endif

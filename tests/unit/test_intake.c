@@ -191,7 +191,7 @@ static int setup(struct fixture *fx, int af, uint32_t rcvbuf, uint32_t batch)
 
 	memset(fx, 0, sizeof(*fx));
 	fx->cfd = -1;
-	ck_assert_int_eq(mm_intake_listen_parse(af == 4 ? "127.0.0.1:0" : "[::1]:0", &l, &why), 0);
+	ck_assert_int_eq(mm_listen_parse(af == 4 ? "127.0.0.1:0" : "[::1]:0", &l, &why), 0);
 	fx->in = mm_intake_new(&l, 1, rcvbuf, batch, on_dgram, &fx->rx, err, sizeof(err));
 	if (fx->in == NULL && af == 6 && (strstr(err, "Address family") || strstr(err, "assign")))
 		return -1;
@@ -368,8 +368,8 @@ START_TEST(two_sockets)
 	int fd;
 	static const uint8_t lo[4] = { 127, 0, 0, 1 };
 
-	ck_assert_int_eq(mm_intake_listen_parse("127.0.0.1:0", &l[0], &why), 0);
-	ck_assert_int_eq(mm_intake_listen_parse("127.0.0.1:0", &l[1], &why), 0);
+	ck_assert_int_eq(mm_listen_parse("127.0.0.1:0", &l[0], &why), 0);
+	ck_assert_int_eq(mm_listen_parse("127.0.0.1:0", &l[1], &why), 0);
 	memset(&rx, 0, sizeof(rx));
 	in = mm_intake_new(l, 2, 1u << 20, 4, on_dgram, &rx, err, sizeof(err));
 	ck_assert_msg(in != NULL, "%s", err);
@@ -413,22 +413,22 @@ START_TEST(bind_errors)
 	struct rx rx;
 
 	memset(&rx, 0, sizeof(rx));
-	ck_assert_int_eq(mm_intake_listen_parse("127.0.0.1:0", &l[0], &why), 0);
+	ck_assert_int_eq(mm_listen_parse("127.0.0.1:0", &l[0], &why), 0);
 	a = mm_intake_new(l, 1, 0, 64, on_dgram, &rx, err, sizeof(err));
 	ck_assert_ptr_nonnull(a);
 	/* The same port again: EADDRINUSE, reported with the address. */
 	snprintf(text, sizeof(text), "127.0.0.1:%u", mm_intake_sock_stats(a, 0)->port);
-	ck_assert_int_eq(mm_intake_listen_parse(text, &l[0], &why), 0);
-	ck_assert_int_eq(mm_intake_listen_parse("127.0.0.1:0", &l[1], &why), 0);
+	ck_assert_int_eq(mm_listen_parse(text, &l[0], &why), 0);
+	ck_assert_int_eq(mm_listen_parse("127.0.0.1:0", &l[1], &why), 0);
 	b = mm_intake_new(l, 2, 0, 64, on_dgram, &rx, err, sizeof(err));
 	ck_assert_ptr_null(b);
 	ck_assert_msg(strstr(err, text) != NULL && strstr(err, "bind") != NULL, "err: %s", err);
 	/* ... also when it is the second of two. */
-	ck_assert_int_eq(mm_intake_listen_parse("127.0.0.1:0", &l[0], &why), 0);
-	ck_assert_int_eq(mm_intake_listen_parse(text, &l[1], &why), 0);
+	ck_assert_int_eq(mm_listen_parse("127.0.0.1:0", &l[0], &why), 0);
+	ck_assert_int_eq(mm_listen_parse(text, &l[1], &why), 0);
 	ck_assert_ptr_null(mm_intake_new(l, 2, 0, 64, on_dgram, &rx, err, sizeof(err)));
 	/* Not an address of this host. */
-	ck_assert_int_eq(mm_intake_listen_parse("192.0.2.123:0", &l[0], &why), 0);
+	ck_assert_int_eq(mm_listen_parse("192.0.2.123:0", &l[0], &why), 0);
 	ck_assert_ptr_null(mm_intake_new(l, 1, 0, 64, on_dgram, &rx, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "192.0.2.123:0") != NULL, "err: %s", err);
 	mm_intake_free(a);
@@ -456,7 +456,7 @@ START_TEST(listen_parse)
 	char longer[200];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int r = mm_intake_listen_parse(cases[i].text, &l, &why);
+		int r = mm_listen_parse(cases[i].text, &l, &why);
 		ck_assert_msg((r == 0) == cases[i].ok, "%s: %d", cases[i].text, r);
 		if (!cases[i].ok)
 			continue;
@@ -473,7 +473,7 @@ START_TEST(listen_parse)
 	}
 	memset(longer, '1', sizeof(longer) - 1);
 	longer[sizeof(longer) - 1] = '\0';
-	ck_assert_int_eq(mm_intake_listen_parse(longer, &l, &why), -1);
+	ck_assert_int_eq(mm_listen_parse(longer, &l, &why), -1);
 }
 END_TEST
 

@@ -46,6 +46,8 @@ enum ctype {
 	CT_SECRET,   /* like CT_STR, never printed */
 	CT_LISTEN,   /* ADDR:PORT, [V6ADDR]:PORT or :PORT, repeatable */
 	CT_PREFIX,   /* IPv4/IPv6 prefix, host bits clear */
+	CT_GPREFIX,  /* a group's prefix: like CT_PREFIX, repeatable, appended to
+		      * the flat group_prefixes array (max: in all groups) */
 	CT_LOGLEVEL, /* error|warn|info|debug -> int */
 };
 
@@ -69,6 +71,7 @@ struct keydef {
 
 #define C_(f) offsetof(struct mm_config, f), sizeof(((struct mm_config *)0)->f)
 #define E_(f) offsetof(struct mm_exporter_cfg, f), sizeof(((struct mm_exporter_cfg *)0)->f)
+#define G_(f) offsetof(struct mm_group_cfg, f), sizeof(((struct mm_group_cfg *)0)->f)
 
 /* Singleton sections, grouped by section in printing order. */
 static const struct keydef cfg_keys[] = {
@@ -95,10 +98,17 @@ static const struct keydef cfg_keys[] = {
 	{ "redis", "db", CT_UINT, C_(redis_db), 0, 65535, 0, NULL, F_INT },
 	{ "redis", "user", CT_STR, C_(redis_user), 0, 0, 0, "", 0 },
 	{ "redis", "password", CT_SECRET, C_(redis_password), 0, 0, 0, "", 0 },
+	{ "redis", "queue_max_mb", CT_UINT, C_(redis_queue_max_mb), 1, 65536, 256, NULL, 0 },
+	{ "redis", "stall_timeout", CT_UINT, C_(redis_stall_timeout_s), 1, 600, 10, NULL, 0 },
+	{ "redis", "backoff_max", CT_UINT, C_(redis_backoff_max_s), 1, 3600, 30, NULL, 0 },
 
 	{ "window", "step", CT_UINT, C_(step_s), 1, 3600, 10, NULL, 0 },
 	{ "window", "steps", CT_UINT, C_(window_steps), 1, 1440, 6, NULL, 0 },
 	{ "window", "retention", CT_UINT, C_(retention_s), 60, 31536000, 86400, NULL, 0 },
+	{ "window", "late_steps", CT_UINT, C_(late_steps), 0, 10, 1, NULL, 0 },
+	{ "window", "max_hosts", CT_UINT, C_(max_hosts), 1, 16777216, 1000000, NULL, 0 },
+	{ "window", "max_external", CT_UINT, C_(max_external), 0, 4194304, 65536, NULL, 0 },
+	{ "window", "external_min_flows", CT_UINT, C_(external_min_flows), 0, 1000000000, 100, NULL, 0 },
 
 	{ "log", "level", CT_LOGLEVEL, C_(log_level), 0, 0, MM_LOG_INFO, NULL, F_INT },
 };
@@ -113,21 +123,41 @@ static const struct keydef exp_keys[] = {
 };
 #define NEXP_KEYS (sizeof(exp_keys) / sizeof(exp_keys[0]))
 
+/* [group NAME]: offsets into struct mm_group_cfg.  `prefix` lands in the
+ * flat arrays of struct mm_config; its row counts them in nprefixes. */
+static const struct keydef grp_keys[] = {
+	{ "group", "prefix", CT_GPREFIX, G_(nprefixes), 0, MM_MAX_GROUP_PREFIXES, 0, NULL, F_REPEAT | F_REQUIRED },
+	{ "group", "description", CT_STR, G_(description), 0, 0, 0, "", 0 },
+};
+#define NGRP_KEYS (sizeof(grp_keys) / sizeof(grp_keys[0]))
+
+/* Parser bookkeeping per named section has room for this many keys. */
+#define NAMED_KEYS_MAX 8
+_Static_assert(NEXP_KEYS <= NAMED_KEYS_MAX && NGRP_KEYS <= NAMED_KEYS_MAX, "NAMED_KEYS_MAX too small");
+
+enum sec_kind {
+	SK_SINGLE,   /* [name], once per file; keys land in struct mm_config */
+	SK_EXPORTER, /* [exporter NAME] -> c->exporters[] */
+	SK_GROUP,    /* [group NAME] -> c->groups[] */
+};
+
 struct sectiondef {
 	const char *name;
-	int named; /* [name NAME], once per NAME; else once per file */
+	enum sec_kind kind; /* named kinds: [name NAME], once per NAME */
 	const struct keydef *keys;
 	size_t nkeys;
+	unsigned max; /* named kinds: most sections allowed, 0 = no limit */
 };
 
 /* In printing order. */
 static const struct sectiondef sections[] = {
-	{ "collector", 0, cfg_keys, NCFG_KEYS },
-	{ "limits", 0, cfg_keys, NCFG_KEYS },
-	{ "exporter", 1, exp_keys, NEXP_KEYS },
-	{ "redis", 0, cfg_keys, NCFG_KEYS },
-	{ "window", 0, cfg_keys, NCFG_KEYS },
-	{ "log", 0, cfg_keys, NCFG_KEYS },
+	{ "collector", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
+	{ "limits", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
+	{ "exporter", SK_EXPORTER, exp_keys, NEXP_KEYS, 0 },
+	{ "group", SK_GROUP, grp_keys, NGRP_KEYS, MM_MAX_GROUPS },
+	{ "redis", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
+	{ "window", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
+	{ "log", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 #define SEC_NONE (-1) /* before the first header */
@@ -137,9 +167,18 @@ static const char *const default_listen[] = { "0.0.0.0:2055", "0.0.0.0:4739" };
 
 /* ---- parser state -------------------------------------------------- */
 
-struct exp_meta {
-	int key_line[NEXP_KEYS]; /* where each key was set, 0 = not set */
-	int addr_ok;
+/* Per instance of a named section. */
+struct inst_meta {
+	int key_line[NAMED_KEYS_MAX]; /* where each key was set, 0 = not set */
+	int addr_ok;                  /* [exporter]: address parsed */
+};
+
+/* Per kind of named section. */
+struct named {
+	struct inst_meta *meta;        /* parallel to c->exporters / c->groups */
+	unsigned cap;                  /* allocated in both (a power of two) */
+	unsigned *hash;                /* name -> index + 1 (0 = free) */
+	unsigned hcap;                 /* 2 * cap: never more than half full */
 };
 
 struct parser {
@@ -151,10 +190,9 @@ struct parser {
 	int sec_line[NSECTIONS];       /* singleton sections: header line */
 	int key_line[NCFG_KEYS];       /* singleton keys: where set */
 	int listen_line[MM_MAX_LISTEN];
-	struct exp_meta *emeta;        /* parallel to c->exporters */
-	unsigned ecap;
-	unsigned *nhash;               /* exporter name -> index + 1 (0 = free) */
-	unsigned nhcap;                /* 2 * ecap: never more than half full */
+	struct named named[NSECTIONS]; /* used for named kinds only */
+	int *gp_line;                  /* parallel to c->group_prefixes */
+	unsigned gpcap;
 };
 
 static void perr(struct parser *ps, int line, const char *fmt, ...) MM_PRINTF(3, 4);
@@ -375,6 +413,9 @@ static void row_check(const struct keydef *k)
 	case CT_PREFIX:
 		ok = k->size == sizeof(struct mm_prefix);
 		break;
+	case CT_GPREFIX:
+		ok = k->size == sizeof(unsigned) && (k->flags & F_REPEAT) && k->max <= UINT_MAX;
+		break;
 	case CT_LISTEN:
 		ok = k->size == sizeof(((struct mm_config *)0)->listen);
 		break;
@@ -427,10 +468,72 @@ static uint64_t load_uint(const struct keydef *k, const void *base)
 	abort();
 }
 
-/* Parse `v` for key `k` into base (struct mm_config or mm_exporter_cfg).
- * Errors are reported; returns 0 or -1. */
+/* A prefix value; errors reported (with the masked prefix suggested when
+ * only host bits were wrong).  0 or -1. */
+static int parse_prefix(struct parser *ps, int line, const struct keydef *k, const char *v,
+			struct mm_prefix *p)
+{
+	struct qbuf qb;
+	const char *why = NULL;
+
+	if (mm_prefix_parse(v, p, &why) == 0)
+		return 0;
+	if (strcmp(why, "host bits set") == 0) {
+		char sug[64];
+		perr(ps, line, "%s: bad prefix '%s': host bits set (did you mean %s?)", k->key, q(&qb, v),
+		     mm_prefix_str(p, sug, sizeof(sug)));
+	} else {
+		perr(ps, line, "%s: bad prefix '%s': %s", k->key, q(&qb, v), why);
+	}
+	return -1;
+}
+
+/* Append a prefix of the current (last) group to the flat arrays. */
+static int add_group_prefix(struct parser *ps, int line, const struct keydef *k,
+			    struct mm_group_cfg *g, const struct mm_prefix *p)
+{
+	struct mm_config *c = ps->c;
+	unsigned n = c->ngroup_prefixes;
+
+	if (n >= k->max) {
+		perr(ps, line, "%s: too many prefixes (max %llu in all groups)", k->key,
+		     (unsigned long long)k->max);
+		return -1;
+	}
+	if (n == ps->gpcap) {
+		unsigned ncap = ps->gpcap ? ps->gpcap * 2 : 16;
+		struct mm_prefix *np = realloc(c->group_prefixes, ncap * sizeof(*np));
+		uint16_t *ng;
+		int *nl;
+
+		if (np == NULL)
+			goto oom;
+		c->group_prefixes = np;
+		ng = realloc(c->group_prefix_group, ncap * sizeof(*ng));
+		if (ng == NULL)
+			goto oom;
+		c->group_prefix_group = ng;
+		nl = realloc(ps->gp_line, ncap * sizeof(*nl));
+		if (nl == NULL)
+			goto oom;
+		ps->gp_line = nl;
+		ps->gpcap = ncap;
+	}
+	c->group_prefixes[n] = *p;
+	c->group_prefix_group[n] = (uint16_t)(c->ngroups - 1); /* ngroups <= MM_MAX_GROUPS */
+	ps->gp_line[n] = line;
+	c->ngroup_prefixes++;
+	g->nprefixes++;
+	return 0;
+oom:
+	perr(ps, line, "out of memory");
+	return -1;
+}
+
+/* Parse `v` for key `k` into base (struct mm_config, mm_exporter_cfg or
+ * mm_group_cfg).  Errors are reported; returns 0 or -1. */
 static int set_value(struct parser *ps, int line, const struct keydef *k, void *base,
-		     const char *v, struct exp_meta *em)
+		     const char *v, struct inst_meta *em)
 {
 	struct qbuf qb;
 	char *dst = (char *)base + k->off;
@@ -507,20 +610,19 @@ static int set_value(struct parser *ps, int line, const struct keydef *k, void *
 	case CT_PREFIX: {
 		struct mm_prefix p;
 
-		if (mm_prefix_parse(v, &p, &why) < 0) {
-			if (strcmp(why, "host bits set") == 0) {
-				char sug[64];
-				perr(ps, line, "%s: bad prefix '%s': host bits set (did you mean %s?)", k->key,
-				     q(&qb, v), mm_prefix_str(&p, sug, sizeof(sug)));
-			} else {
-				perr(ps, line, "%s: bad prefix '%s': %s", k->key, q(&qb, v), why);
-			}
+		if (parse_prefix(ps, line, k, v, &p) < 0)
 			return -1;
-		}
 		memcpy(dst, &p, sizeof(p));
 		if (em != NULL)
 			em->addr_ok = 1;
 		return 0;
+	}
+	case CT_GPREFIX: {
+		struct mm_prefix p;
+
+		if (parse_prefix(ps, line, k, v, &p) < 0)
+			return -1;
+		return add_group_prefix(ps, line, k, base, &p);
 	}
 	case CT_LISTEN: {
 		struct mm_config *c = ps->c;
@@ -577,6 +679,7 @@ static void apply_defaults(const struct keydef *keys, size_t nkeys, void *base)
 			break;
 		case CT_LISTEN:
 		case CT_PREFIX:
+		case CT_GPREFIX:
 			break;
 		}
 	}
@@ -620,6 +723,8 @@ void mm_config_defaults(struct mm_config *c)
 		row_check(&cfg_keys[i]);
 	for (size_t i = 0; i < NEXP_KEYS; i++)
 		row_check(&exp_keys[i]);
+	for (size_t i = 0; i < NGRP_KEYS; i++)
+		row_check(&grp_keys[i]);
 	memset(c, 0, sizeof(*c));
 	apply_defaults(cfg_keys, NCFG_KEYS, c);
 	default_collector_id(c->collector_id, sizeof(c->collector_id));
@@ -634,6 +739,16 @@ void mm_config_free(struct mm_config *c)
 	c->nexporters = 0;
 	mm_lpm_free(c->exporter_lpm);
 	c->exporter_lpm = NULL;
+	free(c->groups);
+	c->groups = NULL;
+	c->ngroups = 0;
+	free(c->group_prefixes);
+	c->group_prefixes = NULL;
+	free(c->group_prefix_group);
+	c->group_prefix_group = NULL;
+	c->ngroup_prefixes = 0;
+	mm_lpm_free(c->group_lpm);
+	c->group_lpm = NULL;
 }
 
 /* ---- the parser ---------------------------------------------------- */
@@ -651,26 +766,82 @@ static const struct keydef *find_key(int sec, const char *key, size_t *idx)
 	return NULL;
 }
 
+/* ---- named sections ([exporter NAME], [group NAME]) ----------------- */
+
+static unsigned inst_count(const struct parser *ps, int sec)
+{
+	switch (sections[sec].kind) {
+	case SK_EXPORTER:
+		return ps->c->nexporters;
+	case SK_GROUP:
+		return ps->c->ngroups;
+	case SK_SINGLE:
+		break;
+	}
+	return 1;
+}
+
+/* Where instance i's keys land. */
+static void *inst_base(const struct parser *ps, int sec, unsigned i)
+{
+	switch (sections[sec].kind) {
+	case SK_EXPORTER:
+		return &ps->c->exporters[i];
+	case SK_GROUP:
+		return &ps->c->groups[i];
+	case SK_SINGLE:
+		break;
+	}
+	return ps->c;
+}
+
+static const char *inst_name(const struct parser *ps, int sec, unsigned i)
+{
+	switch (sections[sec].kind) {
+	case SK_EXPORTER:
+		return ps->c->exporters[i].name;
+	case SK_GROUP:
+		return ps->c->groups[i].name;
+	case SK_SINGLE:
+		break;
+	}
+	return "";
+}
+
+static int inst_line(const struct parser *ps, int sec, unsigned i)
+{
+	switch (sections[sec].kind) {
+	case SK_EXPORTER:
+		return ps->c->exporters[i].line;
+	case SK_GROUP:
+		return ps->c->groups[i].line;
+	case SK_SINGLE:
+		break;
+	}
+	return 0;
+}
+
 /* End of a section: required keys present? */
 static void end_section(struct parser *ps)
 {
 	const struct sectiondef *sd;
-	struct mm_exporter_cfg *e;
-	struct exp_meta *em;
+	const struct inst_meta *em;
+	unsigned last;
 
-	if (ps->sec < 0 || !sections[ps->sec].named)
+	if (ps->sec < 0 || sections[ps->sec].kind == SK_SINGLE)
 		return;
 	sd = &sections[ps->sec];
-	e = &ps->c->exporters[ps->c->nexporters - 1];
-	em = &ps->emeta[ps->c->nexporters - 1];
+	last = inst_count(ps, ps->sec) - 1;
+	em = &ps->named[ps->sec].meta[last];
 	for (size_t i = 0; i < sd->nkeys; i++)
 		if ((sd->keys[i].flags & F_REQUIRED) && em->key_line[i] == 0)
-			perr(ps, e->line, "[%s %s]: missing required key '%s'", sd->name, e->name,
-			     sd->keys[i].key);
+			perr(ps, inst_line(ps, ps->sec, last), "[%s %s]: missing required key '%s'", sd->name,
+			     inst_name(ps, ps->sec, last), sd->keys[i].key);
 }
 
-/* Exporter names are looked up in a hash table (open addressing, FNV-1a)
- * so that duplicate detection stays linear in the number of sections. */
+/* Section names are looked up in a hash table per kind (open addressing,
+ * FNV-1a) so that duplicate detection stays linear in the number of
+ * sections. */
 static uint32_t name_hash(const char *s)
 {
 	uint32_t h = 2166136261u;
@@ -680,65 +851,95 @@ static uint32_t name_hash(const char *s)
 	return h;
 }
 
-static int name_find(const struct parser *ps, const char *name)
+static int name_find(const struct parser *ps, int sec, const char *name)
 {
-	if (ps->nhcap == 0)
+	const struct named *nm = &ps->named[sec];
+
+	if (nm->hcap == 0)
 		return -1;
-	for (uint32_t h = name_hash(name) & (ps->nhcap - 1);; h = (h + 1) & (ps->nhcap - 1)) {
-		unsigned v = ps->nhash[h];
+	for (uint32_t h = name_hash(name) & (nm->hcap - 1);; h = (h + 1) & (nm->hcap - 1)) {
+		unsigned v = nm->hash[h];
 
 		if (v == 0)
 			return -1;
-		if (strcmp(ps->c->exporters[v - 1].name, name) == 0)
+		if (strcmp(inst_name(ps, sec, v - 1), name) == 0)
 			return (int)(v - 1);
 	}
 }
 
-static void name_put(struct parser *ps, unsigned idx)
+static void name_put(struct parser *ps, int sec, unsigned idx)
 {
-	uint32_t h = name_hash(ps->c->exporters[idx].name) & (ps->nhcap - 1);
+	struct named *nm = &ps->named[sec];
+	uint32_t h = name_hash(inst_name(ps, sec, idx)) & (nm->hcap - 1);
 
-	while (ps->nhash[h] != 0)
-		h = (h + 1) & (ps->nhcap - 1);
-	ps->nhash[h] = idx + 1;
+	while (nm->hash[h] != 0)
+		h = (h + 1) & (nm->hcap - 1);
+	nm->hash[h] = idx + 1;
 }
 
-static int add_exporter(struct parser *ps, const char *name, int line)
+/* Room for one more instance of a named kind: the array in *c, the
+ * parser's meta and a name table twice that size. */
+static int named_grow(struct parser *ps, int sec)
 {
-	struct mm_config *c = ps->c;
-	struct mm_exporter_cfg *e;
+	struct named *nm = &ps->named[sec];
+	unsigned n = inst_count(ps, sec), ncap = nm->cap ? nm->cap * 2 : 8; /* a power of two */
+	struct inst_meta *meta;
+	unsigned *nh;
 
-	if (c->nexporters == ps->ecap) {
-		unsigned ncap = ps->ecap ? ps->ecap * 2 : 8; /* a power of two */
-		struct mm_exporter_cfg *ne = realloc(c->exporters, ncap * sizeof(*ne));
-		struct exp_meta *nm;
-		unsigned *nh;
-
+	if (sections[sec].kind == SK_EXPORTER) {
+		struct mm_exporter_cfg *ne = realloc(ps->c->exporters, ncap * sizeof(*ne));
 		if (ne == NULL)
 			return -1;
-		c->exporters = ne;
-		nm = realloc(ps->emeta, ncap * sizeof(*nm));
-		if (nm == NULL)
+		ps->c->exporters = ne;
+	} else {
+		struct mm_group_cfg *ng = realloc(ps->c->groups, ncap * sizeof(*ng));
+		if (ng == NULL)
 			return -1;
-		ps->emeta = nm;
-		nh = calloc(2 * (size_t)ncap, sizeof(*nh));
-		if (nh == NULL)
-			return -1;
-		free(ps->nhash);
-		ps->nhash = nh;
-		ps->nhcap = 2 * ncap;
-		ps->ecap = ncap;
-		for (unsigned i = 0; i < c->nexporters; i++)
-			name_put(ps, i);
+		ps->c->groups = ng;
 	}
-	e = &c->exporters[c->nexporters];
-	memset(e, 0, sizeof(*e));
-	memset(&ps->emeta[c->nexporters], 0, sizeof(ps->emeta[0]));
-	apply_defaults(exp_keys, NEXP_KEYS, e);
-	snprintf(e->name, sizeof(e->name), "%s", name);
-	e->line = line;
-	name_put(ps, c->nexporters);
-	c->nexporters++;
+	meta = realloc(nm->meta, ncap * sizeof(*meta));
+	if (meta == NULL)
+		return -1;
+	nm->meta = meta;
+	nh = calloc(2 * (size_t)ncap, sizeof(*nh));
+	if (nh == NULL)
+		return -1;
+	free(nm->hash);
+	nm->hash = nh;
+	nm->hcap = 2 * ncap;
+	nm->cap = ncap;
+	for (unsigned i = 0; i < n; i++)
+		name_put(ps, sec, i);
+	return 0;
+}
+
+static int add_named(struct parser *ps, int sec, const char *name, int line)
+{
+	struct mm_config *c = ps->c;
+	unsigned n = inst_count(ps, sec);
+
+	if (n == ps->named[sec].cap && named_grow(ps, sec) < 0)
+		return -1;
+	memset(&ps->named[sec].meta[n], 0, sizeof(ps->named[sec].meta[0]));
+	if (sections[sec].kind == SK_EXPORTER) {
+		struct mm_exporter_cfg *e = &c->exporters[n];
+
+		memset(e, 0, sizeof(*e));
+		apply_defaults(exp_keys, NEXP_KEYS, e);
+		snprintf(e->name, sizeof(e->name), "%s", name);
+		e->line = line;
+		c->nexporters++;
+	} else {
+		struct mm_group_cfg *g = &c->groups[n];
+
+		memset(g, 0, sizeof(*g));
+		apply_defaults(grp_keys, NGRP_KEYS, g);
+		snprintf(g->name, sizeof(g->name), "%s", name);
+		g->line = line;
+		g->first_prefix = c->ngroup_prefixes;
+		c->ngroups++;
+	}
+	name_put(ps, sec, n);
 	return 0;
 }
 
@@ -780,7 +981,7 @@ static void parse_header(struct parser *ps, char *s, int line)
 		perr(ps, line, "unknown section [%s]", q(&qb, type));
 		return;
 	}
-	if (!sections[sec].named) {
+	if (sections[sec].kind == SK_SINGLE) {
 		if (*name != '\0') {
 			perr(ps, line, "section [%s] takes no name", type);
 			return;
@@ -802,13 +1003,17 @@ static void parse_header(struct parser *ps, char *s, int line)
 		     q(&qb, name), MM_NAME_MAX - 1);
 		return;
 	}
-	dup = name_find(ps, name);
+	dup = name_find(ps, sec, name);
 	if (dup >= 0) {
 		perr(ps, line, "duplicate section [%s %s] (first at line %d)", type, name,
-		     ps->c->exporters[dup].line);
+		     inst_line(ps, sec, (unsigned)dup));
 		return;
 	}
-	if (add_exporter(ps, name, line) < 0) {
+	if (sections[sec].max != 0 && inst_count(ps, sec) >= sections[sec].max) {
+		perr(ps, line, "too many [%s] sections (max %u)", type, sections[sec].max);
+		return;
+	}
+	if (add_named(ps, sec, name, line) < 0) {
 		perr(ps, line, "out of memory");
 		return;
 	}
@@ -820,8 +1025,8 @@ static const char *sec_label(const struct parser *ps, char *buf, size_t len)
 {
 	const struct sectiondef *sd = &sections[ps->sec];
 
-	if (sd->named)
-		snprintf(buf, len, "[%s %s]", sd->name, ps->c->exporters[ps->c->nexporters - 1].name);
+	if (sd->kind != SK_SINGLE)
+		snprintf(buf, len, "[%s %s]", sd->name, inst_name(ps, ps->sec, inst_count(ps, ps->sec) - 1));
 	else
 		snprintf(buf, len, "[%s]", sd->name);
 	return buf;
@@ -834,7 +1039,7 @@ static void parse_keyline(struct parser *ps, char *s, int line)
 	char *eq = strchr(s, '=');
 	const struct sectiondef *sd;
 	const struct keydef *k;
-	struct exp_meta *em = NULL;
+	struct inst_meta *em = NULL;
 	char *key, *val;
 	void *base;
 	int *seen;
@@ -863,10 +1068,12 @@ static void parse_keyline(struct parser *ps, char *s, int line)
 		perr(ps, line, "unknown key '%s' in %s", q(&qb, key), sec_label(ps, lbl, sizeof(lbl)));
 		return;
 	}
-	if (sd->named) {
-		em = &ps->emeta[ps->c->nexporters - 1];
+	if (sd->kind != SK_SINGLE) {
+		unsigned last = inst_count(ps, ps->sec) - 1;
+
+		em = &ps->named[ps->sec].meta[last];
 		seen = &em->key_line[idx];
-		base = &ps->c->exporters[ps->c->nexporters - 1];
+		base = inst_base(ps, ps->sec, last);
 	} else {
 		seen = &ps->key_line[idx];
 		base = ps->c;
@@ -911,16 +1118,19 @@ static size_t exp_key_index(const char *key)
 	abort();
 }
 
-/* ---- overlapping exporter prefixes ---------------------------------- */
+/* ---- overlapping prefixes ------------------------------------------- */
 
 struct pfx_ref {
 	struct mm_prefix p;
-	unsigned idx;
+	unsigned owner; /* exporters[] or groups[] index */
+	unsigned ord;   /* file order, for ties */
+	int line;       /* where the prefix was written */
 };
 
 struct overlap {
 	int line, other_line; /* reported at the later of the two lines */
-	unsigned at, other;   /* exporter indices */
+	size_t at, other;     /* refs[] indices */
+	int dup;              /* the same prefix twice */
 };
 
 static int pfx_ref_cmp(const void *x, const void *y)
@@ -932,7 +1142,7 @@ static int pfx_ref_cmp(const void *x, const void *y)
 		return r;
 	if (a->p.len != b->p.len)
 		return a->p.len < b->p.len ? -1 : 1;
-	return a->idx < b->idx ? -1 : a->idx > b->idx;
+	return a->ord < b->ord ? -1 : a->ord > b->ord;
 }
 
 static int overlap_cmp(const void *x, const void *y)
@@ -945,57 +1155,104 @@ static int overlap_cmp(const void *x, const void *y)
 }
 
 /*
- * An address must map to one exporter section only: with nested prefixes
- * an override would depend on which one is longer, easy to get wrong
- * without noticing.  Prefixes are nested or disjoint, so sorting them by
- * (address, length) puts every prefix right after the chain of those that
- * contain it; a stack walk then finds each contained prefix's nearest
- * container in O(n log n) (a pairwise check took seconds on a 1 MiB file).
- * Each contained prefix is reported once, against that container.
+ * An address must map to one section only: with nested prefixes an
+ * override would depend on which one is longer, easy to get wrong without
+ * noticing.  Prefixes are nested or disjoint, so sorting them by (address,
+ * length) puts every prefix right after the chain of those that contain
+ * it; a stack walk then finds each contained prefix's nearest container in
+ * O(n log n) (a pairwise check took seconds on a 1 MiB file).  Each
+ * contained prefix is reported once, against that container.  With `dups`
+ * the same prefix twice has a message of its own, and every later copy is
+ * reported against the first.  refs[] is sorted in place; sec is the kind
+ * of named section the owners are, key the name of the prefix key.
  */
-static void check_overlaps(struct parser *ps)
+static void check_overlaps(struct parser *ps, int sec, const char *key, struct pfx_ref *refs, size_t n,
+			   int dups)
 {
-	struct mm_config *c = ps->c;
-	size_t ka = exp_key_index("address"), n = 0, sp = 0, no = 0;
-	struct pfx_ref *refs = malloc((c->nexporters + 1) * sizeof(*refs));
-	size_t *stack = malloc((c->nexporters + 1) * sizeof(*stack));
-	struct overlap *ov = malloc((c->nexporters + 1) * sizeof(*ov));
+	const char *type = sections[sec].name;
+	size_t sp = 0, no = 0;
+	size_t *stack = malloc((n + 1) * sizeof(*stack));
+	struct overlap *ov = malloc((n + 1) * sizeof(*ov));
 
-	if (refs == NULL || stack == NULL || ov == NULL) {
+	if (stack == NULL || ov == NULL) {
 		perr(ps, 0, "out of memory");
 		goto out;
-	}
-	for (unsigned i = 0; i < c->nexporters; i++) {
-		if (ps->emeta[i].addr_ok) {
-			refs[n].p = c->exporters[i].prefix;
-			refs[n++].idx = i;
-		}
 	}
 	qsort(refs, n, sizeof(*refs), pfx_ref_cmp);
 	for (size_t r = 0; r < n; r++) {
 		while (sp > 0 && !mm_prefix_contains(&refs[stack[sp - 1]].p, refs[r].p.addr))
 			sp--;
 		if (sp > 0) {
-			unsigned x = refs[r].idx, y = refs[stack[sp - 1]].idx;
-			int lx = ps->emeta[x].key_line[ka], ly = ps->emeta[y].key_line[ka];
+			size_t y = stack[sp - 1];
+			int lx = refs[r].line, ly = refs[y].line;
+			int dup = dups && refs[y].p.len == refs[r].p.len;
 
-			ov[no++] = lx > ly ? (struct overlap){ lx, ly, x, y } : (struct overlap){ ly, lx, y, x };
+			ov[no++] = lx > ly ? (struct overlap){ lx, ly, r, y, dup } : (struct overlap){ ly, lx, y, r, dup };
+			if (dup)
+				continue;
 		}
 		stack[sp++] = r;
 	}
 	qsort(ov, no, sizeof(*ov), overlap_cmp);
 	for (size_t i = 0; i < no; i++) {
-		const struct mm_exporter_cfg *a = &c->exporters[ov[i].at], *b = &c->exporters[ov[i].other];
+		const struct pfx_ref *a = &refs[ov[i].at], *b = &refs[ov[i].other];
 		char pa[64], pb[64];
 
-		perr(ps, ov[i].line, "[exporter %s] address %s overlaps [exporter %s] address %s at line %d",
-		     a->name, mm_prefix_str(&a->prefix, pa, sizeof(pa)), b->name,
-		     mm_prefix_str(&b->prefix, pb, sizeof(pb)), ov[i].other_line);
+		perr(ps, ov[i].line, "[%s %s] %s %s %s [%s %s] %s %s at line %d", type,
+		     inst_name(ps, sec, a->owner), key, mm_prefix_str(&a->p, pa, sizeof(pa)),
+		     ov[i].dup ? "duplicates" : "overlaps", type, inst_name(ps, sec, b->owner), key,
+		     mm_prefix_str(&b->p, pb, sizeof(pb)), ov[i].other_line);
 	}
 out:
-	free(refs);
 	free(stack);
 	free(ov);
+}
+
+static int sec_index(const char *name)
+{
+	for (size_t i = 0; i < NSECTIONS; i++)
+		if (strcmp(sections[i].name, name) == 0)
+			return (int)i;
+	abort();
+}
+
+/* [exporter] addresses: nested or equal ones are both "overlaps". */
+static void check_exporter_overlaps(struct parser *ps)
+{
+	struct mm_config *c = ps->c;
+	int sec = sec_index("exporter");
+	size_t ka = exp_key_index("address"), n = 0;
+	struct pfx_ref *refs = malloc((c->nexporters + 1) * sizeof(*refs));
+
+	if (refs == NULL) {
+		perr(ps, 0, "out of memory");
+		return;
+	}
+	for (unsigned i = 0; i < c->nexporters; i++) {
+		const struct inst_meta *em = &ps->named[sec].meta[i];
+
+		if (em->addr_ok)
+			refs[n++] = (struct pfx_ref){ c->exporters[i].prefix, i, i, em->key_line[ka] };
+	}
+	check_overlaps(ps, sec, "address", refs, n, 0);
+	free(refs);
+}
+
+/* [group] prefixes, within and across groups: one address, one group.  Only
+ * prefixes that parsed are in the flat array. */
+static void check_group_overlaps(struct parser *ps)
+{
+	struct mm_config *c = ps->c;
+	struct pfx_ref *refs = malloc(((size_t)c->ngroup_prefixes + 1) * sizeof(*refs));
+
+	if (refs == NULL) {
+		perr(ps, 0, "out of memory");
+		return;
+	}
+	for (unsigned i = 0; i < c->ngroup_prefixes; i++)
+		refs[i] = (struct pfx_ref){ c->group_prefixes[i], c->group_prefix_group[i], i, ps->gp_line[i] };
+	check_overlaps(ps, sec_index("group"), "prefix", refs, c->ngroup_prefixes, 1);
+	free(refs);
 }
 
 /* Checks that involve more than one key. */
@@ -1015,19 +1272,28 @@ static void validate(struct parser *ps)
 		     c->retention_s, c->step_s, c->window_steps, (unsigned long long)window);
 	}
 
-	check_overlaps(ps);
+	check_exporter_overlaps(ps);
+	check_group_overlaps(ps);
 }
 
 static int build_lpm(struct mm_config *c)
 {
-	if (c->nexporters == 0)
-		return 0;
-	c->exporter_lpm = mm_lpm_new();
-	if (c->exporter_lpm == NULL)
-		return -1;
-	for (unsigned i = 0; i < c->nexporters; i++)
-		if (mm_lpm_insert(c->exporter_lpm, &c->exporters[i].prefix, (int)i) < 0)
+	if (c->nexporters > 0) {
+		c->exporter_lpm = mm_lpm_new();
+		if (c->exporter_lpm == NULL)
 			return -1;
+		for (unsigned i = 0; i < c->nexporters; i++)
+			if (mm_lpm_insert(c->exporter_lpm, &c->exporters[i].prefix, (int)i) < 0)
+				return -1;
+	}
+	if (c->ngroup_prefixes > 0) {
+		c->group_lpm = mm_lpm_new();
+		if (c->group_lpm == NULL)
+			return -1;
+		for (unsigned i = 0; i < c->ngroup_prefixes; i++)
+			if (mm_lpm_insert(c->group_lpm, &c->group_prefixes[i], c->group_prefix_group[i]) < 0)
+				return -1;
+	}
 	return 0;
 }
 
@@ -1081,8 +1347,11 @@ static int config_parse(struct mm_config *c, const char *name, const char *text,
 		if (errs != NULL)
 			fprintf(errs, "%s: out of memory\n", name);
 	}
-	free(ps.emeta);
-	free(ps.nhash);
+	for (size_t i = 0; i < NSECTIONS; i++) {
+		free(ps.named[i].meta);
+		free(ps.named[i].hash);
+	}
+	free(ps.gp_line);
 	if (ps.nerr > 0) {
 		mm_config_free(c);
 		mm_config_defaults(c);
@@ -1140,7 +1409,7 @@ int mm_config_load(struct mm_config *c, const char *path, FILE *errs)
 
 /* ---- printing ------------------------------------------------------ */
 
-static void print_key(const struct keydef *k, const void *base, FILE *out)
+static void print_key(const struct mm_config *c, const struct keydef *k, const void *base, FILE *out)
 {
 	const char *p = (const char *)base + k->off;
 	char tmp[64];
@@ -1172,13 +1441,31 @@ static void print_key(const struct keydef *k, const void *base, FILE *out)
 		fprintf(out, "%s = %s\n", k->key,
 			mm_prefix_str((const struct mm_prefix *)(const void *)p, tmp, sizeof(tmp)));
 		break;
-	case CT_LISTEN: {
-		const struct mm_config *c = base;
+	case CT_GPREFIX: {
+		const struct mm_group_cfg *g = base;
+		for (unsigned i = g->first_prefix; i < g->first_prefix + g->nprefixes && i < c->ngroup_prefixes; i++)
+			fprintf(out, "%s = %s\n", k->key, mm_prefix_str(&c->group_prefixes[i], tmp, sizeof(tmp)));
+		break;
+	}
+	case CT_LISTEN:
 		for (unsigned i = 0; i < c->nlisten; i++)
 			fprintf(out, "%s = %s\n", k->key, c->listen[i].text);
 		break;
 	}
+}
+
+/* Instances of section s in c (printing has no parser). */
+static unsigned print_count(const struct mm_config *c, const struct sectiondef *sd)
+{
+	switch (sd->kind) {
+	case SK_EXPORTER:
+		return c->nexporters;
+	case SK_GROUP:
+		return c->ngroups;
+	case SK_SINGLE:
+		break;
 	}
+	return 1;
 }
 
 void mm_config_print(const struct mm_config *c, FILE *out)
@@ -1187,7 +1474,7 @@ void mm_config_print(const struct mm_config *c, FILE *out)
 
 	for (size_t s = 0; s < NSECTIONS; s++) {
 		const struct sectiondef *sd = &sections[s];
-		unsigned ninst = sd->named ? c->nexporters : 1;
+		unsigned ninst = print_count(c, sd);
 
 		for (unsigned n = 0; n < ninst; n++) {
 			const void *base = c;
@@ -1195,15 +1482,22 @@ void mm_config_print(const struct mm_config *c, FILE *out)
 			if (!first)
 				fputc('\n', out);
 			first = 0;
-			if (sd->named) {
+			switch (sd->kind) {
+			case SK_EXPORTER:
 				base = &c->exporters[n];
 				fprintf(out, "[%s %s]\n", sd->name, c->exporters[n].name);
-			} else {
+				break;
+			case SK_GROUP:
+				base = &c->groups[n];
+				fprintf(out, "[%s %s]\n", sd->name, c->groups[n].name);
+				break;
+			case SK_SINGLE:
 				fprintf(out, "[%s]\n", sd->name);
+				break;
 			}
 			for (size_t i = 0; i < sd->nkeys; i++)
 				if (strcmp(sd->keys[i].section, sd->name) == 0)
-					print_key(&sd->keys[i], base, out);
+					print_key(c, &sd->keys[i], base, out);
 		}
 	}
 }
@@ -1222,5 +1516,26 @@ const struct mm_exporter_cfg *mm_config_exporter(const struct mm_config *c, cons
 		if (mm_prefix_contains(&c->exporters[j].prefix, addr) &&
 		    (best == NULL || c->exporters[j].prefix.len > best->prefix.len))
 			best = &c->exporters[j];
+	return best;
+}
+
+int mm_config_group_of(const struct mm_config *c, const uint8_t addr[16])
+{
+	int best = -1, i;
+
+	if (c->group_lpm != NULL) {
+		i = mm_lpm_lookup(c->group_lpm, addr);
+		return i >= 0 && (unsigned)i < c->ngroups ? i : -1;
+	}
+	/* A config built by hand (tests): the same answer, the slow way. */
+	for (unsigned j = 0, len = 0; j < c->ngroup_prefixes; j++) {
+		const struct mm_prefix *p = &c->group_prefixes[j];
+
+		if (mm_prefix_contains(p, addr) && (best < 0 || p->len > len) &&
+		    c->group_prefix_group[j] < c->ngroups) {
+			best = c->group_prefix_group[j];
+			len = p->len;
+		}
+	}
 	return best;
 }

@@ -5,8 +5,8 @@
  * Format: INI-like.  `[section]` or `[section NAME]` headers, `key = value`
  * lines, `#` or `;` comments, blank lines ignored.  Singleton sections
  * ([collector], [limits], [redis], [window], [log]) may appear once; named
- * sections ([exporter NAME]) once per name.  Repeatable keys (listen) may
- * appear several times.
+ * sections ([exporter NAME], [group NAME]) once per name.  Repeatable keys
+ * (listen, a group's prefix) may appear several times.
  *
  * Loading parses into a fresh struct and validates it; every error is
  * reported as "file:line: message" and any error fails the load, so a
@@ -26,6 +26,9 @@
 #define MM_CONFIG_LINE_MAX 1024       /* longer lines are an error */
 #define MM_CONFIG_FILE_MAX (1u << 20) /* larger files are refused */
 #define MM_CONFIG_MAX_ERRORS 100      /* parsing stops after this many */
+#define MM_MAX_GROUPS 4096            /* [group NAME] sections */
+#define MM_MAX_GROUP_PREFIXES 65536   /* prefixes in all groups together */
+#define MM_DESCRIPTION_MAX 256
 
 struct mm_listen {
 	char text[128];               /* as written: "127.0.0.1:2055", "[::]:4739" */
@@ -39,6 +42,16 @@ struct mm_exporter_cfg {
 	uint32_t sampling_rate;       /* override: 0 = learn from the export */
 	uint32_t default_rate;        /* when unknown: 0 = use [collector] default */
 	char site[MM_NAME_MAX];
+	int line;                     /* where the section started */
+};
+
+/* A host group: part of the monitored address space.  Its prefixes are
+ * group_prefixes[first_prefix .. first_prefix + nprefixes - 1]. */
+struct mm_group_cfg {
+	char name[MM_NAME_MAX];       /* section name */
+	char description[MM_DESCRIPTION_MAX]; /* free text, may be empty */
+	unsigned first_prefix;        /* index into mm_config.group_prefixes */
+	unsigned nprefixes;           /* at least 1 in a loaded config */
 	int line;                     /* where the section started */
 };
 
@@ -62,6 +75,19 @@ struct mm_config {
 	unsigned nexporters;
 	struct mm_lpm *exporter_lpm;         /* address -> exporters[] index */
 
+	/* [group NAME] sections, in file order: the monitored address space.
+	 * The prefixes of every group in one flat array, in file order (so
+	 * group by group), with the owning group of each alongside: what
+	 * struct mm_agg_config takes as prefixes / prefix_group / nprefixes.
+	 * No two prefixes overlap (checked at load), so an address belongs to
+	 * at most one group. */
+	struct mm_group_cfg *groups;
+	unsigned ngroups;                    /* 0..MM_MAX_GROUPS */
+	struct mm_prefix *group_prefixes;
+	uint16_t *group_prefix_group;        /* index into groups[] */
+	unsigned ngroup_prefixes;            /* 0..MM_MAX_GROUP_PREFIXES */
+	struct mm_lpm *group_lpm;            /* address -> groups[] index */
+
 	/* [redis] (read by later issues; parsed and validated now) */
 	char redis_host[256];                /* default 127.0.0.1 */
 	uint16_t redis_port;                 /* default 6379 */
@@ -69,18 +95,26 @@ struct mm_config {
 	int redis_db;                        /* default 0 */
 	char redis_user[MM_NAME_MAX];
 	char redis_password[256];
+	uint32_t redis_queue_max_mb;         /* unflushed steps held in an outage, MiB, default 256 */
+	uint32_t redis_stall_timeout_s;      /* default 10 */
+	uint32_t redis_backoff_max_s;        /* reconnect back-off cap, default 30 */
 
 	/* [window] */
 	uint32_t step_s;                     /* default 10 */
 	uint32_t window_steps;               /* default 6 */
 	uint32_t retention_s;                /* default 86400 */
+	uint32_t late_steps;                 /* earlier steps kept open, default 1 */
+	uint32_t max_hosts;                  /* monitored hosts tracked, default 1000000 */
+	uint32_t max_external;               /* external sources tracked, default 65536 */
+	uint32_t external_min_flows;         /* scaled flows/step to write one, default 100 */
 
 	/* [log] */
 	int log_level;                       /* enum mm_log_level, default info */
 };
 
 /*
- * Ownership: a struct mm_config owns `exporters` and `exporter_lpm`.  It may
+ * Ownership: a struct mm_config owns `exporters`, `exporter_lpm`, `groups`,
+ * `group_prefixes`, `group_prefix_group` and `group_lpm`.  It may
  * be moved by value (parse into a new one, then swap) as long as exactly one
  * copy is passed to mm_config_free.
  */
@@ -107,5 +141,7 @@ void mm_config_print(const struct mm_config *c, FILE *out);
 void mm_config_free(struct mm_config *c);
 /* The [exporter] section matching addr (longest prefix), or NULL. */
 const struct mm_exporter_cfg *mm_config_exporter(const struct mm_config *c, const uint8_t addr[16]);
+/* Index into c->groups of the [group] whose prefix covers addr, or -1. */
+int mm_config_group_of(const struct mm_config *c, const uint8_t addr[16]);
 
 #endif

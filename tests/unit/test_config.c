@@ -3,7 +3,9 @@
  *
  * Every error path is checked with its exact "file:line: " text; the
  * print -> load round trip; the example config/mamori.conf (must load
- * clean and equal the defaults); docs/config.md naming every key.
+ * clean and equal the defaults apart from its example sections);
+ * docs/config.md naming every key; host groups (flat prefix arrays,
+ * lookup, overlaps, limits).
  * Run from the top of the tree (make does).
  */
 #include <check.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mamori/config.h"
@@ -100,6 +103,19 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.step_s, 10);
 	ck_assert_uint_eq(c.window_steps, 6);
 	ck_assert_uint_eq(c.retention_s, 86400);
+	ck_assert_uint_eq(c.late_steps, 1);
+	ck_assert_uint_eq(c.max_hosts, 1000000);
+	ck_assert_uint_eq(c.max_external, 65536);
+	ck_assert_uint_eq(c.external_min_flows, 100);
+	ck_assert_uint_eq(c.redis_queue_max_mb, 256);
+	ck_assert_uint_eq(c.redis_stall_timeout_s, 10);
+	ck_assert_uint_eq(c.redis_backoff_max_s, 30);
+	ck_assert_uint_eq(c.ngroups, 0);
+	ck_assert_ptr_null(c.groups);
+	ck_assert_uint_eq(c.ngroup_prefixes, 0);
+	ck_assert_ptr_null(c.group_prefixes);
+	ck_assert_ptr_null(c.group_prefix_group);
+	ck_assert_ptr_null(c.group_lpm);
 	ck_assert_int_eq(c.log_level, MM_LOG_INFO);
 	mm_config_free(&c);
 	mm_config_free(&c); /* idempotent */
@@ -166,10 +182,17 @@ START_TEST(test_all_keys)
 		    "db = 3\n"
 		    "user = mamori\n"
 		    "password = p#ss;word = x\n"
+		    "queue_max_mb = 65536\n"
+		    "stall_timeout = 600\n"
+		    "backoff_max = 3600\n"
 		    "[window]\n"
 		    "step = 3600\n"
 		    "steps = 1440\n"
 		    "retention = 31536000\n"
+		    "late_steps = 10\n"
+		    "max_hosts = 16777216\n"
+		    "max_external = 4194304\n"
+		    "external_min_flows = 1000000000\n"
 		    "[log]\n"
 		    "level = debug");
 	ck_assert_str_eq(c.collector_id, "edge-1.example_x");
@@ -226,7 +249,26 @@ START_TEST(test_all_keys)
 	ck_assert_uint_eq(c.step_s, 3600);
 	ck_assert_uint_eq(c.window_steps, 1440);
 	ck_assert_uint_eq(c.retention_s, 31536000);
+	ck_assert_uint_eq(c.late_steps, 10);
+	ck_assert_uint_eq(c.max_hosts, 16777216);
+	ck_assert_uint_eq(c.max_external, 4194304);
+	ck_assert_uint_eq(c.external_min_flows, 1000000000);
+	ck_assert_uint_eq(c.redis_queue_max_mb, 65536);
+	ck_assert_uint_eq(c.redis_stall_timeout_s, 600);
+	ck_assert_uint_eq(c.redis_backoff_max_s, 3600);
 	ck_assert_int_eq(c.log_level, MM_LOG_DEBUG);
+	mm_config_free(&c);
+
+	/* The lower bounds of the new keys. */
+	load_ok(&c, "[window]\nlate_steps = 0\nmax_hosts = 1\nmax_external = 0\nexternal_min_flows = 0\n"
+		    "[redis]\nqueue_max_mb = 1\nstall_timeout = 1\nbackoff_max = 1\n");
+	ck_assert_uint_eq(c.late_steps, 0);
+	ck_assert_uint_eq(c.max_hosts, 1);
+	ck_assert_uint_eq(c.max_external, 0);
+	ck_assert_uint_eq(c.external_min_flows, 0);
+	ck_assert_uint_eq(c.redis_queue_max_mb, 1);
+	ck_assert_uint_eq(c.redis_stall_timeout_s, 1);
+	ck_assert_uint_eq(c.redis_backoff_max_s, 1);
 	mm_config_free(&c);
 }
 END_TEST
@@ -290,6 +332,52 @@ static const struct {
 	  "t.conf:3: duplicate section [exporter a] (first at line 1)\n" },
 	{ "[exporter a]\nsite = x\n[log]\n", "t.conf:1: [exporter a]: missing required key 'address'\n" },
 	{ "[exporter a]\n", "t.conf:1: [exporter a]: missing required key 'address'\n" },
+	/* groups: sections */
+	{ "[group]\n", "t.conf:1: section [group] needs a name: [group NAME]\n" },
+	{ "[group a:b]\nprefix = 10.0.0.0/8\n",
+	  "t.conf:1: bad group name 'a:b' (1..63 letters, digits, '.', '_' or '-')\n" },
+	{ "[group g]\n", "t.conf:1: [group g]: missing required key 'prefix'\n" },
+	{ "[group g]\ndescription = empty\n\n[log]\n", "t.conf:1: [group g]: missing required key 'prefix'\n" },
+	{ "[group a]\nprefix = 10.0.0.0/8\n[group b]\ndescription = x\n",
+	  "t.conf:3: [group b]: missing required key 'prefix'\n" },
+	{ "[group a]\nprefix = 10.0.0.0/8\n[group a]\nprefix = 11.0.0.0/8\n",
+	  "t.conf:3: duplicate section [group a] (first at line 1)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\naddress = 11.0.0.0/8\n", "t.conf:3: unknown key 'address' in [group g]\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\ndescription = a\ndescription = b\n",
+	  "t.conf:4: duplicate key 'description' in [group g] (first at line 3)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\ndescription = a\tb\n", "t.conf:3: description: control character in value\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\ndescription = "
+	  "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+	  "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+	  "01234567890123456789012345678901234567890123456789012345\n",
+	  "t.conf:3: description: too long (max 255 characters)\n" },
+	/* groups: prefixes (the [exporter] address messages) */
+	{ "[group g]\nprefix = 10.0.0.1/8\n",
+	  "t.conf:2: prefix: bad prefix '10.0.0.1/8': host bits set (did you mean 10.0.0.0/8?)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\nprefix = 2001:db8::1/32\n",
+	  "t.conf:3: prefix: bad prefix '2001:db8::1/32': host bits set (did you mean 2001:db8::/32?)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/33\n",
+	  "t.conf:2: prefix: bad prefix '10.0.0.0/33': prefix length out of range (IPv4: 0..32)\n" },
+	{ "[group g]\nprefix = ::/129\n",
+	  "t.conf:2: prefix: bad prefix '::/129': prefix length out of range (IPv6: 0..128)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/\n",
+	  "t.conf:2: prefix: bad prefix '10.0.0.0/': prefix length is not a number\n" },
+	{ "[group g]\nprefix = customers\n",
+	  "t.conf:2: prefix: bad prefix 'customers': not an IPv4 or IPv6 address\n" },
+	{ "[group g]\nprefix =\n", "t.conf:2: prefix: bad prefix '': empty prefix\n" },
+	/* groups: the same prefix twice, overlaps (within and across groups) */
+	{ "[group g]\nprefix = 10.0.0.0/8\nprefix = 10.0.0.0/8\n",
+	  "t.conf:3: [group g] prefix 10.0.0.0/8 duplicates [group g] prefix 10.0.0.0/8 at line 2\n" },
+	{ "[group a]\nprefix = 192.0.2.1\n[group b]\nprefix = ::ffff:192.0.2.1/128\n",
+	  "t.conf:4: [group b] prefix ::ffff:192.0.2.1/128 duplicates [group a] prefix 192.0.2.1/32 at line 2\n" },
+	{ "[group g]\nprefix = 10.1.0.0/16\nprefix = 10.0.0.0/8\n",
+	  "t.conf:3: [group g] prefix 10.0.0.0/8 overlaps [group g] prefix 10.1.0.0/16 at line 2\n" },
+	{ "[group a]\nprefix = 2001:db8::/32\n[group b]\ndescription = x\nprefix = 2001:db8:1::/48\n",
+	  "t.conf:5: [group b] prefix 2001:db8:1::/48 overlaps [group a] prefix 2001:db8::/32 at line 2\n" },
+	{ "[group a]\nprefix = 192.0.2.0/24\n[group b]\nprefix = ::/0\n",
+	  "t.conf:4: [group b] prefix ::/0 overlaps [group a] prefix 192.0.2.0/24 at line 2\n" },
+	{ "[group a]\nprefix = 192.0.2.0/25\nprefix = 192.0.2.128/25\n[group b]\nprefix = 192.0.2.77\n",
+	  "t.conf:5: [group b] prefix 192.0.2.77/32 overlaps [group a] prefix 192.0.2.0/25 at line 2\n" },
 	/* key lines */
 	{ "batch = 1\n", "t.conf:1: key 'batch' outside any section\n" },
 	{ "[collector]\nbatch 1\n", "t.conf:2: missing '=' (expected key = value)\n" },
@@ -338,6 +426,23 @@ static const struct {
 	{ "[window]\nsteps = 1441\n", "t.conf:2: steps: 1441 out of range (1..1440)\n" },
 	{ "[window]\nretention = 59\n", "t.conf:2: retention: 59 out of range (60..31536000)\n" },
 	{ "[window]\nretention = 31536001\n", "t.conf:2: retention: 31536001 out of range (60..31536000)\n" },
+	{ "[window]\nlate_steps = 11\n", "t.conf:2: late_steps: 11 out of range (0..10)\n" },
+	{ "[window]\nlate_steps = -1\n", "t.conf:2: late_steps: bad number '-1' (expected a decimal integer)\n" },
+	{ "[window]\nmax_hosts = 0\n", "t.conf:2: max_hosts: 0 out of range (1..16777216)\n" },
+	{ "[window]\nmax_hosts = 16777217\n", "t.conf:2: max_hosts: 16777217 out of range (1..16777216)\n" },
+	{ "[window]\nmax_external = 4194305\n", "t.conf:2: max_external: 4194305 out of range (0..4194304)\n" },
+	{ "[window]\nexternal_min_flows = 1000000001\n",
+	  "t.conf:2: external_min_flows: 1000000001 out of range (0..1000000000)\n" },
+	{ "[window]\nmax_hosts = 1\nmax_hosts = 2\n",
+	  "t.conf:3: duplicate key 'max_hosts' in [window] (first at line 2)\n" },
+	{ "[redis]\nqueue_max_mb = 0\n", "t.conf:2: queue_max_mb: 0 out of range (1..65536)\n" },
+	{ "[redis]\nqueue_max_mb = 65537\n", "t.conf:2: queue_max_mb: 65537 out of range (1..65536)\n" },
+	{ "[redis]\nqueue_max = 256\n", "t.conf:2: unknown key 'queue_max' in [redis]\n" },
+	{ "[redis]\nstall_timeout = 0\n", "t.conf:2: stall_timeout: 0 out of range (1..600)\n" },
+	{ "[redis]\nstall_timeout = 601\n", "t.conf:2: stall_timeout: 601 out of range (1..600)\n" },
+	{ "[redis]\nbackoff_max = 0\n", "t.conf:2: backoff_max: 0 out of range (1..3600)\n" },
+	{ "[redis]\nbackoff_max = 3601\n", "t.conf:2: backoff_max: 3601 out of range (1..3600)\n" },
+	{ "[redis]\nbackoff_max = 30s\n", "t.conf:2: backoff_max: bad number '30s' (expected a decimal integer)\n" },
 	/* booleans and levels */
 	{ "[collector]\nallow_unlisted_exporters = maybe\n",
 	  "t.conf:2: allow_unlisted_exporters: bad boolean 'maybe' (use yes or no)\n" },
@@ -421,6 +526,12 @@ START_TEST(test_errors)
 	ck_assert_uint_eq(c.nexporters, 0);
 	ck_assert_ptr_null(c.exporters);
 	ck_assert_ptr_null(c.exporter_lpm);
+	ck_assert_uint_eq(c.ngroups, 0);
+	ck_assert_ptr_null(c.groups);
+	ck_assert_uint_eq(c.ngroup_prefixes, 0);
+	ck_assert_ptr_null(c.group_prefixes);
+	ck_assert_ptr_null(c.group_prefix_group);
+	ck_assert_ptr_null(c.group_lpm);
 	ck_assert_uint_eq(c.nlisten, 2);
 	ck_assert_str_eq(c.path, "t.conf");
 	free(errs);
@@ -710,6 +821,10 @@ static const char rich[] = "[collector]\n"
 			   "allow_unlisted_exporters = false\n"
 			   "[log]\n"
 			   "level = warn\n"
+			   "[group servers]\n"
+			   "prefix = 192.0.2.0/25\n"
+			   "description =  Web and mail, rack 4 (#2; a=b) \n"
+			   "prefix = 2001:db8:10::/48\n"
 			   "[exporter z-last]\n"
 			   "address = 2001:db8::/32\n"
 			   "site = lon\n"
@@ -722,10 +837,15 @@ static const char rich[] = "[collector]\n"
 			   "pending_timeout_ms = 1000\n"
 			   "[window]\n"
 			   "step = 5\n"
+			   "max_hosts = 5000\n"
+			   "late_steps = 0\n"
 			   "[redis]\n"
 			   "socket = /tmp/r.sock\n"
 			   "user = u\n"
-			   "db = 9\n";
+			   "db = 9\n"
+			   "stall_timeout = 3\n"
+			   "[group clients]\n"
+			   "prefix = 198.51.100.0/24\n";
 
 START_TEST(test_print_format)
 {
@@ -766,6 +886,15 @@ START_TEST(test_print_format)
 			      "default_rate = 10\n"
 			      "site =\n"
 			      "\n"
+			      "[group servers]\n"
+			      "prefix = 192.0.2.0/25\n"
+			      "prefix = 2001:db8:10::/48\n"
+			      "description = Web and mail, rack 4 (#2; a=b)\n"
+			      "\n"
+			      "[group clients]\n"
+			      "prefix = 198.51.100.0/24\n"
+			      "description =\n"
+			      "\n"
 			      "[redis]\n"
 			      "host = 127.0.0.1\n"
 			      "port = 6379\n"
@@ -773,11 +902,18 @@ START_TEST(test_print_format)
 			      "db = 9\n"
 			      "user = u\n"
 			      "password =\n"
+			      "queue_max_mb = 256\n"
+			      "stall_timeout = 3\n"
+			      "backoff_max = 30\n"
 			      "\n"
 			      "[window]\n"
 			      "step = 5\n"
 			      "steps = 6\n"
 			      "retention = 86400\n"
+			      "late_steps = 0\n"
+			      "max_hosts = 5000\n"
+			      "max_external = 65536\n"
+			      "external_min_flows = 100\n"
 			      "\n"
 			      "[log]\n"
 			      "level = warn\n");
@@ -812,8 +948,25 @@ START_TEST(test_round_trip)
 		ck_assert_uint_eq(a.exporters[i].default_rate, b.exporters[i].default_rate);
 		ck_assert_str_eq(a.exporters[i].site, b.exporters[i].site);
 	}
+	ck_assert_uint_eq(a.ngroups, 2);
+	ck_assert_uint_eq(a.ngroups, b.ngroups);
+	for (unsigned i = 0; i < a.ngroups; i++) {
+		ck_assert_str_eq(a.groups[i].name, b.groups[i].name);
+		ck_assert_str_eq(a.groups[i].description, b.groups[i].description);
+		ck_assert_uint_eq(a.groups[i].first_prefix, b.groups[i].first_prefix);
+		ck_assert_uint_eq(a.groups[i].nprefixes, b.groups[i].nprefixes);
+	}
+	ck_assert_uint_eq(a.ngroup_prefixes, 3);
+	ck_assert_uint_eq(a.ngroup_prefixes, b.ngroup_prefixes);
+	for (unsigned i = 0; i < a.ngroup_prefixes; i++) {
+		ck_assert_mem_eq(&a.group_prefixes[i], &b.group_prefixes[i], sizeof(struct mm_prefix));
+		ck_assert_uint_eq(a.group_prefix_group[i], b.group_prefix_group[i]);
+	}
 	ck_assert_str_eq(a.redis_socket, b.redis_socket);
 	ck_assert_int_eq(a.redis_db, b.redis_db);
+	ck_assert_uint_eq(a.redis_stall_timeout_s, b.redis_stall_timeout_s);
+	ck_assert_uint_eq(a.max_hosts, b.max_hosts);
+	ck_assert_uint_eq(a.late_steps, b.late_steps);
 	ck_assert_uint_eq(a.step_s, b.step_s);
 	ck_assert_int_eq(a.log_level, b.log_level);
 	ck_assert_int_eq(a.allow_unlisted_exporters, b.allow_unlisted_exporters);
@@ -919,20 +1072,348 @@ START_TEST(test_exporter_lookup_by_hand)
 }
 END_TEST
 
+/* ---- host groups --------------------------------------------------- */
+
+/* Groups in file order, each group's prefixes a contiguous range of the
+ * flat arrays in file order, the group index alongside each prefix;
+ * exporters and groups have separate name spaces and address spaces. */
+START_TEST(test_groups_parsed)
+{
+	struct mm_config c;
+	char a[64];
+
+	load_ok(&c, "[group web]\n"                     /* 1 */
+		    "prefix = 192.0.2.0/25\n"
+		    "prefix = 2001:db8:1::/48\n"
+		    "description = the web farm\n"
+		    "prefix = 192.0.2.128/26\n"         /* 5 */
+		    "[exporter web]\n"
+		    "address = 192.0.2.0/24\n"         /* overlaps a group: fine */
+		    "[ group   mail ]\n"
+		    "description =\n"
+		    "prefix = 198.51.100.7\n"          /* 10 */
+		    "[log]\n"
+		    "[group v6-only]\n"
+		    "prefix = ::ffff:203.0.113.0/120\n"
+		    "prefix = 2001:db8:2::/48\n");
+	ck_assert_uint_eq(c.ngroups, 3);
+	ck_assert_uint_eq(c.nexporters, 1);
+	ck_assert_str_eq(c.groups[0].name, "web");
+	ck_assert_str_eq(c.groups[0].description, "the web farm");
+	ck_assert_int_eq(c.groups[0].line, 1);
+	ck_assert_uint_eq(c.groups[0].first_prefix, 0);
+	ck_assert_uint_eq(c.groups[0].nprefixes, 3);
+	ck_assert_str_eq(c.groups[1].name, "mail");
+	ck_assert_str_eq(c.groups[1].description, "");
+	ck_assert_int_eq(c.groups[1].line, 8);
+	ck_assert_uint_eq(c.groups[1].first_prefix, 3);
+	ck_assert_uint_eq(c.groups[1].nprefixes, 1);
+	ck_assert_str_eq(c.groups[2].name, "v6-only");
+	ck_assert_int_eq(c.groups[2].line, 12);
+	ck_assert_uint_eq(c.groups[2].first_prefix, 4);
+	ck_assert_uint_eq(c.groups[2].nprefixes, 2);
+
+	ck_assert_uint_eq(c.ngroup_prefixes, 6);
+	ck_assert_str_eq(mm_prefix_str(&c.group_prefixes[0], a, sizeof(a)), "192.0.2.0/25");
+	ck_assert_str_eq(mm_prefix_str(&c.group_prefixes[1], a, sizeof(a)), "2001:db8:1::/48");
+	ck_assert_str_eq(mm_prefix_str(&c.group_prefixes[2], a, sizeof(a)), "192.0.2.128/26");
+	ck_assert_str_eq(mm_prefix_str(&c.group_prefixes[3], a, sizeof(a)), "198.51.100.7/32");
+	ck_assert_str_eq(mm_prefix_str(&c.group_prefixes[4], a, sizeof(a)), "::ffff:203.0.113.0/120");
+	ck_assert_str_eq(mm_prefix_str(&c.group_prefixes[5], a, sizeof(a)), "2001:db8:2::/48");
+	ck_assert_uint_eq(c.group_prefixes[3].len, 128); /* IPv4 /32 in IPv6 terms */
+	ck_assert_uint_eq(c.group_prefix_group[0], 0);
+	ck_assert_uint_eq(c.group_prefix_group[1], 0);
+	ck_assert_uint_eq(c.group_prefix_group[2], 0);
+	ck_assert_uint_eq(c.group_prefix_group[3], 1);
+	ck_assert_uint_eq(c.group_prefix_group[4], 2);
+	ck_assert_uint_eq(c.group_prefix_group[5], 2);
+	/* Each group's range points back at it. */
+	for (unsigned g = 0; g < c.ngroups; g++)
+		for (unsigned i = 0; i < c.groups[g].nprefixes; i++)
+			ck_assert_uint_eq(c.group_prefix_group[c.groups[g].first_prefix + i], g);
+	ck_assert_ptr_nonnull(c.group_lpm);
+	mm_config_free(&c);
+	ck_assert_ptr_null(c.groups);
+	ck_assert_ptr_null(c.group_prefixes);
+	ck_assert_ptr_null(c.group_prefix_group);
+	ck_assert_ptr_null(c.group_lpm);
+	ck_assert_uint_eq(c.ngroups, 0);
+	ck_assert_uint_eq(c.ngroup_prefixes, 0);
+}
+END_TEST
+
+START_TEST(test_group_of)
+{
+	static const struct {
+		const char *addr;
+		int group;
+	} cases[] = {
+		{ "10.0.0.0", 0 },      { "10.255.255.255", 0 }, { "11.0.0.0", -1 },     { "9.255.255.255", -1 },
+		{ "192.0.2.1", 1 },     { "192.0.2.0", -1 },      { "192.0.2.2", -1 },   { "::ffff:192.0.2.1", 1 },
+		{ "2001:db8::", 2 },    { "2001:db8::ffff:ffff:ffff:ffff", 2 },          { "2001:db8:0:1::", -1 },
+		{ "2001:db8:a::1", 0 }, { "::a00:1", -1 },        { "::", -1 },          { "0.0.0.0", -1 },
+		{ "ff02::1", -1 },
+	};
+	struct mm_config c;
+	uint8_t a[16];
+
+	load_ok(&c, "[group ten]\nprefix = 10.0.0.0/8\nprefix = 2001:db8:a::/48\n"
+		    "[group one]\nprefix = 192.0.2.1\n"
+		    "[group v6]\nprefix = 2001:db8::/64\n");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_gt(mm_addr_parse(cases[i].addr, a), 0);
+		ck_assert_msg(mm_config_group_of(&c, a) == cases[i].group, "%s: %d, expected %d", cases[i].addr,
+			      mm_config_group_of(&c, a), cases[i].group);
+	}
+	mm_config_free(&c);
+
+	/* No groups: no table, nothing monitored. */
+	load_ok(&c, "[exporter e]\naddress = 10.0.0.0/8\n");
+	ck_assert_ptr_null(c.group_lpm);
+	mm_addr_parse("10.1.1.1", a);
+	ck_assert_int_eq(mm_config_group_of(&c, a), -1);
+	mm_config_free(&c);
+	/* ::/0 monitors everything, IPv4 included. */
+	load_ok(&c, "[group all]\nprefix = ::/0\n");
+	mm_addr_parse("203.0.113.9", a);
+	ck_assert_int_eq(mm_config_group_of(&c, a), 0);
+	mm_addr_parse("fe80::1", a);
+	ck_assert_int_eq(mm_config_group_of(&c, a), 0);
+	mm_config_free(&c);
+}
+END_TEST
+
+/* A config built by hand (no table): the same answer. */
+START_TEST(test_group_of_by_hand)
+{
+	struct mm_group_cfg g[2];
+	struct mm_prefix p[3];
+	uint16_t pg[3] = { 1, 0, 1 };
+	struct mm_config c;
+	uint8_t a[16];
+
+	mm_config_defaults(&c);
+	memset(g, 0, sizeof(g));
+	ck_assert_int_eq(mm_prefix_parse("10.0.0.0/8", &p[0], NULL), 0);
+	ck_assert_int_eq(mm_prefix_parse("2001:db8::/32", &p[1], NULL), 0);
+	ck_assert_int_eq(mm_prefix_parse("192.0.2.0/24", &p[2], NULL), 0);
+	c.groups = g;
+	c.ngroups = 2;
+	c.group_prefixes = p;
+	c.group_prefix_group = pg;
+	c.ngroup_prefixes = 3;
+	mm_addr_parse("10.1.2.3", a);
+	ck_assert_int_eq(mm_config_group_of(&c, a), 1);
+	mm_addr_parse("2001:db8:5::1", a);
+	ck_assert_int_eq(mm_config_group_of(&c, a), 0);
+	mm_addr_parse("192.0.2.255", a);
+	ck_assert_int_eq(mm_config_group_of(&c, a), 1);
+	mm_addr_parse("192.0.3.0", a);
+	ck_assert_int_eq(mm_config_group_of(&c, a), -1);
+	/* A prefix naming a group that does not exist matches nothing. */
+	pg[0] = 7;
+	mm_addr_parse("10.1.2.3", a);
+	ck_assert_int_eq(mm_config_group_of(&c, a), -1);
+}
+END_TEST
+
+/* Every overlap and duplicate is reported once, in line order, both lines
+ * named; later copies of one prefix against the first; bad prefixes and
+ * rejected sections take no part. */
+START_TEST(test_group_overlaps_all_reported)
+{
+	struct mm_config c;
+	char *errs = NULL;
+	int n = load(&c,
+		     "[group big]\n"              /* 1 */
+		     "prefix = 10.0.0.0/8\n"
+		     "prefix = 2001:db8::/32\n"
+		     "[group x]\n"
+		     "prefix = 10.1.0.0/16\n"     /* 5: in big */
+		     "prefix = 172.16.0.0/12\n"
+		     "prefix = 10.1.2.3\n"        /* 7: in x's 10.1/16 */
+		     "[group y]\n"
+		     "prefix = 172.16.0.0/12\n"   /* 9: = x's */
+		     "prefix = 2001:db8:ff::/48\n" /* 10: in big */
+		     "prefix = 10.0.0.1/8\n"      /* 11: bad */
+		     "[group x]\n"                /* 12: duplicate, keys ignored */
+		     "prefix = 10.0.0.0/8\n"
+		     "[group z]\n"
+		     "prefix = 172.16.0.0/12\n"   /* 15: = x's, again */
+		     "prefix = 0.0.0.0/0\n",      /* 16: contains 10/8 and 172.16/12 */
+		     &errs);
+
+	ck_assert_int_eq(n, 9);
+	ck_assert_str_eq(errs,
+			 "t.conf:11: prefix: bad prefix '10.0.0.1/8': host bits set (did you mean 10.0.0.0/8?)\n"
+			 "t.conf:12: duplicate section [group x] (first at line 4)\n"
+			 "t.conf:5: [group x] prefix 10.1.0.0/16 overlaps [group big] prefix 10.0.0.0/8 at line 2\n"
+			 "t.conf:7: [group x] prefix 10.1.2.3/32 overlaps [group x] prefix 10.1.0.0/16 at line 5\n"
+			 "t.conf:9: [group y] prefix 172.16.0.0/12 duplicates [group x] prefix 172.16.0.0/12 at line 6\n"
+			 "t.conf:10: [group y] prefix 2001:db8:ff::/48 overlaps [group big] prefix 2001:db8::/32 at line 3\n"
+			 "t.conf:15: [group z] prefix 172.16.0.0/12 duplicates [group x] prefix 172.16.0.0/12 at line 6\n"
+			 "t.conf:16: [group z] prefix 0.0.0.0/0 overlaps [group big] prefix 10.0.0.0/8 at line 2\n"
+			 "t.conf:16: [group z] prefix 0.0.0.0/0 overlaps [group x] prefix 172.16.0.0/12 at line 6\n");
+	free(errs);
+	mm_config_free(&c);
+}
+END_TEST
+
+/* Text for n groups of k prefixes each (IPv4 /28s and IPv6 /32s, all
+ * disjoint); *len gets its length. */
+static char *groups_text(unsigned n, unsigned k, size_t *len)
+{
+	char *text = malloc((size_t)n * (24 + 32 * (size_t)k) + 256);
+	size_t l = 0;
+
+	ck_assert_ptr_nonnull(text);
+	for (unsigned g = 0; g < n; g++) {
+		l += (size_t)sprintf(text + l, "[group g%u]\n", g);
+		for (unsigned j = 0; j < k; j++) {
+			unsigned i = g * k + j;
+
+			if (j % 2 == 0)
+				l += (size_t)sprintf(text + l, "prefix = 10.%u.%u.%u/28\n", i >> 12, (i >> 4) & 255,
+						     (i & 15) << 4);
+			else
+				l += (size_t)sprintf(text + l, "prefix = fd:%x::/32\n", i);
+		}
+	}
+	*len = l;
+	return text;
+}
+
+/* 4000 groups x 10 prefixes load fast (no pairwise checks), from a file
+ * under the 1 MiB limit, and map right. */
+START_TEST(test_many_groups)
+{
+	enum { N = 4000, K = 10 };
+	struct mm_config c;
+	size_t len;
+	char *text = groups_text(N, K, &len), *errs = NULL, *path, tmpl[] = "/tmp/mamori-test-groups-XXXXXX";
+	uint8_t a[16];
+	clock_t t0;
+	double secs;
+	int fd;
+
+	ck_assert_uint_lt(len, MM_CONFIG_FILE_MAX);
+	fd = mkstemp(tmpl);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	path = tmpl;
+	t0 = clock();
+	ck_assert_int_eq(mm_config_load(&c, path, stderr), 0);
+	secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+	/* Milliseconds normally; generous for valgrind and the sanitizers. */
+	ck_assert_msg(secs < 20.0, "loading %d groups took %.1f s", N, secs);
+	unlink(path);
+	ck_assert_uint_eq(c.ngroups, N);
+	ck_assert_uint_eq(c.ngroup_prefixes, N * K);
+	ck_assert_str_eq(c.groups[N - 1].name, "g3999");
+	ck_assert_uint_eq(c.groups[N - 1].first_prefix, (N - 1) * K);
+	ck_assert_uint_eq(c.group_prefix_group[N * K - 1], N - 1);
+	/* Prefix i = 10 * g + j: even j 10.(i >> 12).((i >> 4) & 255).((i & 15) << 4)/28,
+	 * odd j fd:i::/32.  i = 12340: 10.3.3.64/28 in g1234; i = 12341 is IPv6. */
+	mm_addr_parse("10.3.3.77", a);
+	ck_assert_int_eq(mm_config_group_of(&c, a), 1234);
+	mm_addr_parse("10.3.3.80", a);
+	ck_assert_int_eq(mm_config_group_of(&c, a), -1);
+	mm_addr_parse("fd:3035:1::", a); /* 0x3035 = 12341 */
+	ck_assert_int_eq(mm_config_group_of(&c, a), 1234);
+	mm_addr_parse("fd:9c3f::1", a); /* i = 39999 */
+	ck_assert_int_eq(mm_config_group_of(&c, a), 3999);
+	mm_config_free(&c);
+
+	/* The name table and the overlap check still find what is wrong
+	 * once everything has grown. */
+	strcpy(text + len, "[group g17]\nprefix = 11.0.0.0/8\n[group last]\nprefix = 10.3.3.64/26\n");
+	ck_assert_int_eq(load(&c, text, &errs), 3);
+	ck_assert_str_eq(errs, "t.conf:44001: duplicate section [group g17] (first at line 188)\n"
+			       "t.conf:44004: [group last] prefix 10.3.3.64/26 overlaps [group g1234] prefix "
+			       "10.3.3.64/28 at line 13576\n"
+			       "t.conf:44004: [group last] prefix 10.3.3.64/26 overlaps [group g1234] prefix "
+			       "10.3.3.96/28 at line 13578\n");
+	free(errs);
+	free(text);
+	mm_config_free(&c);
+}
+END_TEST
+
+/* 4096 groups and 65536 prefixes are the limits: exactly them loads, one
+ * more of either is one error, and the section or line beyond is ignored. */
+START_TEST(test_group_limits)
+{
+	struct mm_config c;
+	size_t len;
+	char *text = groups_text(MM_MAX_GROUPS, MM_MAX_GROUP_PREFIXES / MM_MAX_GROUPS, &len), *errs = NULL;
+	char *more;
+	int lines = MM_MAX_GROUPS * (1 + MM_MAX_GROUP_PREFIXES / MM_MAX_GROUPS);
+	char expect[128];
+
+	ck_assert_int_eq(load(&c, text, &errs), 0);
+	ck_assert_str_eq(errs, "");
+	free(errs);
+	ck_assert_uint_eq(c.ngroups, MM_MAX_GROUPS);
+	ck_assert_uint_eq(c.ngroup_prefixes, MM_MAX_GROUP_PREFIXES);
+	ck_assert_uint_eq(c.group_prefix_group[MM_MAX_GROUP_PREFIXES - 1], MM_MAX_GROUPS - 1);
+	mm_config_free(&c);
+
+	more = malloc(len + 128);
+	ck_assert_ptr_nonnull(more);
+	/* One more prefix in the last group. */
+	sprintf(more, "%sprefix = 11.0.0.0/8\n", text);
+	ck_assert_int_eq(load(&c, more, &errs), 1);
+	snprintf(expect, sizeof(expect), "t.conf:%d: prefix: too many prefixes (max 65536 in all groups)\n",
+		 lines + 1);
+	ck_assert_str_eq(errs, expect);
+	free(errs);
+	/* One more group: rejected, its keys ignored (no missing-prefix or
+	 * too-many-prefixes error on top). */
+	sprintf(more, "%s[group one-too-many]\nprefix = 11.0.0.0/8\ndescription = x\n", text);
+	ck_assert_int_eq(load(&c, more, &errs), 1);
+	snprintf(expect, sizeof(expect), "t.conf:%d: too many [group] sections (max 4096)\n", lines + 1);
+	ck_assert_str_eq(errs, expect);
+	free(errs);
+	ck_assert_uint_eq(c.ngroups, 0);
+	free(more);
+	free(text);
+	mm_config_free(&c);
+}
+END_TEST
+
 /* ---- the shipped files --------------------------------------------- */
 
-/* config/mamori.conf loads clean and, apart from its example exporter,
- * says exactly the defaults ("values = defaults"). */
+/* config/mamori.conf loads clean and, apart from its example exporter and
+ * example group (real sections, not defaults: checked on their own), says
+ * exactly the defaults ("values = defaults"). */
 START_TEST(test_example_config)
 {
 	struct mm_config c, d, view;
-	char *pc, *pd;
+	char *pc, *pd, a[64];
+	uint8_t addr[16];
 
 	ck_assert_int_eq(mm_config_load(&c, "config/mamori.conf", stderr), 0);
 	ck_assert_uint_eq(c.nexporters, 1);
 	ck_assert_str_eq(c.exporters[0].name, "example-router");
+	/* The example group: documentation prefixes only. */
+	ck_assert_uint_eq(c.ngroups, 1);
+	ck_assert_str_eq(c.groups[0].name, "customers");
+	ck_assert_uint_eq(c.groups[0].first_prefix, 0);
+	ck_assert_uint_eq(c.groups[0].nprefixes, 2);
+	ck_assert_uint_eq(c.ngroup_prefixes, 2);
+	ck_assert_str_eq(mm_prefix_str(&c.group_prefixes[0], a, sizeof(a)), "198.51.100.0/24");
+	ck_assert_str_eq(mm_prefix_str(&c.group_prefixes[1], a, sizeof(a)), "2001:db8:100::/48");
+	ck_assert_uint_eq(c.group_prefix_group[0], 0);
+	ck_assert_uint_eq(c.group_prefix_group[1], 0);
+	mm_addr_parse("198.51.100.200", addr);
+	ck_assert_int_eq(mm_config_group_of(&c, addr), 0);
+	mm_addr_parse("192.0.2.1", addr);
+	ck_assert_int_eq(mm_config_group_of(&c, addr), -1);
 	view = c;
 	view.nexporters = 0;
+	view.ngroups = 0;
+	view.ngroup_prefixes = 0;
 	mm_config_defaults(&d);
 	pc = print_str(&view);
 	pd = print_str(&d);
@@ -957,7 +1438,8 @@ START_TEST(test_docs_name_every_key)
 	dlen = fread(doc, 1, (1 << 20) - 1, f);
 	fclose(f);
 	ck_assert_uint_gt(dlen, 0);
-	load_ok(&c, "[exporter e]\naddress = 192.0.2.1\n");
+	load_ok(&c, "[exporter e]\naddress = 192.0.2.1\n[group g]\nprefix = 10.0.0.0/8\n");
+	ck_assert_uint_eq(c.ngroups, 1);
 	out = print_str(&c);
 	for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
 		char want[80];
@@ -1014,6 +1496,15 @@ static Suite *config_suite(void)
 	tc = tcase_create("exporters");
 	tcase_add_test(tc, test_exporter_lookup);
 	tcase_add_test(tc, test_exporter_lookup_by_hand);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("groups");
+	tcase_add_test(tc, test_groups_parsed);
+	tcase_add_test(tc, test_group_of);
+	tcase_add_test(tc, test_group_of_by_hand);
+	tcase_add_test(tc, test_group_overlaps_all_reported);
+	tcase_add_test(tc, test_many_groups);
+	tcase_add_test(tc, test_group_limits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("files");

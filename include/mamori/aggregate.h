@@ -72,8 +72,15 @@ void mm_agg_config_default(struct mm_agg_config *c);
 /* NULL on ENOMEM or a bad config. Copies what it needs from cfg. */
 struct mm_agg *mm_agg_new(const struct mm_agg_config *cfg, uint64_t now_ms);
 void mm_agg_free(struct mm_agg *a);
-/* Add one record (hot path). */
+/* Add one record (hot path).  The record is copied; it is counted at most
+ * MM_AGG_PIPELINE calls later (its memory is prefetched meanwhile), or by
+ * the next mm_agg_sync / mm_agg_advance / mm_agg_flush, in arrival order,
+ * with the same result as counting it at once.  mm_agg_stats counts
+ * records once they are counted. */
+#define MM_AGG_PIPELINE 16
 void mm_agg_add(struct mm_agg *a, const struct mm_flow *f);
+/* Count every record still in the pipeline (before reading the stats). */
+void mm_agg_sync(struct mm_agg *a);
 /* Move the clock to now_ms: every step that leaves the open range is closed
  * and handed to `sink` (oldest first), then forgotten. */
 void mm_agg_advance(struct mm_agg *a, uint64_t now_ms, const struct mm_step_sink *sink);

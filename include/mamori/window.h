@@ -45,7 +45,8 @@ enum mm_ctr {
 #define MM_AMP_SLOTS 8 /* dns ntp ssdp memcached cldap chargen snmp other */
 
 /* Distinct-count sketch: HyperLogLog with 2^MM_HLL_BITS one-byte registers.
- * Standard error 1.04 / sqrt(64) = 13 %; exact (linear counting) below ~40. */
+ * Standard error 1.04 / sqrt(64) = 13 %, nearly unbiased at every size
+ * (Ertl's improved estimator, window.c); within +-1 up to ~8 items. */
 #define MM_HLL_BITS 6
 #define MM_HLL_REGS (1u << MM_HLL_BITS)
 struct mm_hll {
@@ -89,12 +90,25 @@ const char *mm_amp_slot_name(unsigned slot);
 /* Amplification slot of a UDP source port, or -1. */
 int mm_amp_slot(uint16_t sport);
 
+/* The sketch hash: XXH64 with seed 0 of the key bytes (addresses: the 16
+ * bytes, IPv4-mapped; ports: 2 bytes, big-endian), the same on every host,
+ * so every collector builds the same registers (part of the format). */
+uint64_t mm_hll_hash(const void *key, size_t len);
+void mm_hll_add_hash(struct mm_hll *h, uint64_t hash);
 void mm_hll_add(struct mm_hll *h, const void *key, size_t len);
 void mm_hll_merge(struct mm_hll *dst, const struct mm_hll *src);
 double mm_hll_estimate(const struct mm_hll *h);
 
 void mm_topk_addr_add(struct mm_topk_addr t[MM_TOPK], const uint8_t addr[16], uint64_t n);
 void mm_topk_port_add(struct mm_topk_port t[MM_TOPK], uint16_t port, uint64_t n);
+/* Entries are kept sorted, largest count first; count 0 = empty (only at
+ * the end).  Merge adds the counts of equal keys and keeps the K largest. */
+void mm_topk_addr_merge(struct mm_topk_addr dst[MM_TOPK], const struct mm_topk_addr src[MM_TOPK]);
+void mm_topk_port_merge(struct mm_topk_port dst[MM_TOPK], const struct mm_topk_port src[MM_TOPK]);
+
+/* SipHash-1-3 of data under key, and XXH64 (little-endian reads, any host). */
+uint64_t mm_siphash13(const uint64_t key[2], const void *data, size_t len);
+uint64_t mm_xxh64(const void *data, size_t len, uint64_t seed);
 
 /* Fold one step's aggregate into another (sums, sketch union, top-K merge):
  * how collectors' contributions and a window's steps add up. */

@@ -39,6 +39,7 @@ LDLIBS = $(PKG_LIBS) -lm
 COMMON_SRC = $(wildcard common/*.c)
 COLLECTOR_SRC = $(filter-out collector/main.c,$(wildcard collector/*.c))
 GEN_SRC = $(wildcard tools/gen/*.c)
+CLI_SRC = $(wildcard cli/*.c)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TESTLIB_SRC = $(wildcard tests/unit/lib/*.c)
 BENCH_SRC = $(wildcard bench/*.c)
@@ -48,7 +49,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB = $(BUILD)/libmamori.a
 TESTLIB = $(BUILD)/libmamoritest.a
 
-PROGS = $(BUILD)/bin/mamori-collector $(BUILD)/bin/mamori-gen
+PROGS = $(BUILD)/bin/mamori-collector $(BUILD)/bin/mamori-gen $(BUILD)/bin/mamori
 TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
@@ -68,6 +69,10 @@ $(TESTLIB): $(call obj,$(TESTLIB_SRC))
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/bin/mamori-collector: $(call obj,collector/main.c) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/mamori: $(call obj,$(CLI_SRC)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -276,6 +276,15 @@ int mm_intake_start(struct mm_intake *in, struct event_base *base, char *err, si
 	return 0;
 }
 
+void mm_intake_stop(struct mm_intake *in)
+{
+	if (in == NULL)
+		return;
+	for (unsigned i = 0; i < in->nsocks; i++)
+		if (in->socks[i].ev != NULL)
+			event_del(in->socks[i].ev);
+}
+
 void mm_intake_free(struct mm_intake *in)
 {
 	if (in == NULL)

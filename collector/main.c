@@ -25,6 +25,7 @@
 #include "mamori/exporters.h"
 #include "mamori/intake.h"
 #include "mamori/log.h"
+#include "mamori/pipeline.h"
 
 #ifndef MAMORI_VERSION
 #define MAMORI_VERSION "0.1.0"
@@ -42,6 +43,7 @@ struct options {
 	int foreground;        /* -d / -f */
 	int dump;              /* --dump */
 	const char *read;      /* --read FILE */
+	const char *replay;    /* --replay FILE */
 	const char *stats_json;/* --stats-json FILE */
 	struct mm_listen listen[MM_MAX_LISTEN];
 	unsigned nlisten;      /* --listen, overriding the config's */
@@ -54,7 +56,8 @@ struct collector {
 	struct mm_exporters *exps;
 	struct event_base *base;
 	struct mm_intake *intake;
-	struct event *ev_int, *ev_term, *ev_usr1, *ev_tick, *ev_stats;
+	struct event *ev_int, *ev_term, *ev_usr1, *ev_tick, *ev_stats, *ev_step;
+	struct mm_pipeline *pipe; /* aggregation + Redis (not in --dump/--read) */
 	struct mm_dump dump;
 	struct mm_flow_sink sink;
 	struct mm_ratelimit reject_rl;
@@ -75,6 +78,14 @@ static void sink_count(void *arg, const struct mm_flow *f)
 
 	(void)f;
 	c->records++;
+}
+
+static void sink_pipeline(void *arg, const struct mm_flow *f)
+{
+	struct collector *c = arg;
+
+	c->records++;
+	mm_pipeline_flow(c->pipe, f);
 }
 
 static void sink_dump(void *arg, const struct mm_flow *f)
@@ -100,6 +111,20 @@ static void warn_rejected(struct collector *c, const struct mm_exporter *ex, uin
 		 mm_sanitize_hex(payload, len, REJECT_SAMPLE, hex, sizeof(hex)), more);
 }
 
+static int pipeline_start(struct collector *c, uint64_t now_ms);
+
+/* --replay: the capture's clock drives the steps.  While a step is being
+ * written, the replay waits for Redis (back-pressure) rather than queue the
+ * whole capture in memory. */
+static int replay_tick(struct collector *c, uint64_t ts_ms)
+{
+	if (c->pipe == NULL && pipeline_start(c, ts_ms) < 0)
+		return -1;
+	mm_pipeline_tick(c->pipe, ts_ms);
+	mm_pipeline_drain(c->pipe, 2, 60000);
+	return 0;
+}
+
 /* mm_datagram_fn: the one entry point for live and captured datagrams. */
 static int on_datagram(void *arg, const uint8_t src[16], int src_af, uint16_t sport, const uint8_t *payload,
 		       size_t len, uint64_t ts_ms)
@@ -109,6 +134,8 @@ static int on_datagram(void *arg, const uint8_t src[16], int src_af, uint16_t sp
 
 	(void)src_af;
 	c->datagrams++;
+	if (c->o.replay != NULL && replay_tick(c, ts_ms) < 0)
+		return 1;
 	if (c->replay && ts_ms >= c->last_expire_ms + 1000) {
 		/* Replay keeps the capture's time: expire on its clock. */
 		mm_exporters_expire(c->exps, ts_ms);
@@ -212,6 +239,10 @@ static void report(const struct collector *c, int final)
 			OUT("exporter %s: %s%s", mm_addr_str(ex->addr, addr, sizeof(addr)), line, final ? "\n" : "");
 		}
 		free(l.v);
+	}
+	if (c->pipe != NULL) {
+		mm_pipeline_report(c->pipe, line, sizeof(line));
+		OUT("%s%s", line, final ? "\n" : "");
 	}
 	for (unsigned i = 0; c->intake != NULL && i < mm_intake_nsocks(c->intake); i++) {
 		const struct mm_intake_sock_stats *s = mm_intake_sock_stats(c->intake, i);
@@ -353,6 +384,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(c->base, NULL);
 }
 
+/* Several times a step: close the steps that are due (cheap otherwise). */
+static void on_step(evutil_socket_t fd, short what, void *arg)
+{
+	struct collector *c = arg;
+
+	(void)fd;
+	(void)what;
+	mm_pipeline_tick(c->pipe, wall_ms());
+}
+
 static void on_stats(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -366,7 +407,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: " PROG " [-dfhtvV] [-c FILE] [--listen ADDR:PORT]... [--dump] [--read FILE]\n"
-		"                        [--stats-json FILE]\n"
+		"                        [--replay FILE] [--stats-json FILE]\n"
 		"  -c, --config FILE    configuration (default " DEFAULT_CONFIG ")\n"
 		"  -t                   check the configuration and exit (0 = valid)\n"
 		"  -v                   with -t: print the normalised configuration; else debug logging\n"
@@ -377,13 +418,15 @@ static void usage(FILE *f)
 		"                       (repeatable; ADDR:PORT, [V6ADDR]:PORT or :PORT)\n"
 		"      --read FILE      decode the export datagrams in a pcap/pcapng file, dump them\n"
 		"                       and exit (\"-\" = stdin); exporters are the datagrams' sources\n"
+		"      --replay FILE    aggregate the flows of a capture into Redis on the capture's\n"
+		"                       own clock (deterministic), wait until written, exit\n"
 		"      --stats-json F   on exit, write the counters as JSON to F\n"
 		"  -h, --help           this help\n"
 		"  -V, --version        print the version\n"
 		"In --dump and --read modes without -c, built-in defaults are used.\n");
 }
 
-enum { OPT_DUMP = 256, OPT_LISTEN, OPT_READ, OPT_STATS_JSON };
+enum { OPT_DUMP = 256, OPT_LISTEN, OPT_READ, OPT_REPLAY, OPT_STATS_JSON };
 
 /* 0 = go on, 1 = exit 0 (help/version), -1 = exit 1. */
 static int parse_args(struct options *o, int argc, char **argv)
@@ -393,6 +436,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 		{ "dump", no_argument, NULL, OPT_DUMP },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "read", required_argument, NULL, OPT_READ },
+		{ "replay", required_argument, NULL, OPT_REPLAY },
 		{ "stats-json", required_argument, NULL, OPT_STATS_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -410,6 +454,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 		case 'v': o->verbose = 1; break;
 		case OPT_DUMP: o->dump = 1; break;
 		case OPT_READ: o->read = optarg; break;
+		case OPT_REPLAY: o->replay = optarg; break;
 		case OPT_STATS_JSON: o->stats_json = optarg; break;
 		case OPT_LISTEN:
 			if (o->nlisten >= MM_MAX_LISTEN) {
@@ -432,8 +477,14 @@ static int parse_args(struct options *o, int argc, char **argv)
 		usage(stderr);
 		return -1;
 	}
+	if (o->replay != NULL && (o->read != NULL || o->dump)) {
+		fprintf(stderr, PROG ": --replay writes to Redis; it does not go with --read or --dump\n");
+		return -1;
+	}
 	if (o->read != NULL)
 		o->dump = 1;
+	if (o->replay != NULL)
+		o->foreground = 1;
 	if (o->dump)
 		o->foreground = 1;
 	return 0;
@@ -455,6 +506,63 @@ static int load_config(struct collector *c)
 	if (mm_config_load(&c->cfg, path, stderr) != 0)
 		return -1;
 	return 0;
+}
+
+/* Aggregation and Redis behind the decoders; decoder state from Redis. */
+static int pipeline_start(struct collector *c, uint64_t now_ms)
+{
+	char err[512];
+	long n;
+
+	c->pipe = mm_pipeline_new(c->base, &c->cfg, c->exps, now_ms, err, sizeof(err));
+	if (c->pipe == NULL) {
+		mm_warnx("%s", err);
+		return -1;
+	}
+	if (c->cfg.ngroups == 0)
+		mm_warnx("no [group] section: no address is monitored; only external sources that "
+			 "stand out are tracked");
+	n = mm_pipeline_load_state(c->pipe, err, sizeof(err));
+	if (n < 0)
+		mm_warnx("no stored decoder state (%s): learning templates from the wire", err);
+	else
+		mm_info("loaded %ld stored template and sampling items", n);
+	c->sink.emit = sink_pipeline;
+	c->sink.arg = c;
+	return 0;
+}
+
+/* Shutdown: close the open steps and wait (bounded) until Redis has them. */
+static int pipeline_finish(struct collector *c, uint64_t now_ms)
+{
+	if (c->pipe == NULL)
+		return 0;
+	mm_pipeline_close(c->pipe, now_ms);
+	return mm_pipeline_drain(c->pipe, 0, (c->cfg.redis_stall_timeout_s + 5) * 1000u);
+}
+
+static int run_replay(struct collector *c)
+{
+	char err[512];
+	int r;
+
+	sigprocmask(SIG_SETMASK, &c->oldmask, NULL);
+	c->base = event_base_new();
+	if (c->base == NULL) {
+		mm_warnx("event_base_new failed");
+		return -1;
+	}
+	c->replay = 1;
+	r = mm_capture_read(c->o.replay, on_datagram, c, &c->cap, err, sizeof(err));
+	if (r < 0)
+		fprintf(stderr, PROG ": %s\n", err);
+	if (c->pipe == NULL)
+		return r < 0 ? -1 : 0; /* nothing in the capture */
+	mm_exporters_expire(c->exps, UINT64_MAX);
+	/* the last step ends at the capture's last datagram */
+	if (pipeline_finish(c, c->last_expire_ms) < 0)
+		return -1;
+	return r < 0 ? -1 : 0;
 }
 
 static int run_read(struct collector *c)
@@ -523,6 +631,16 @@ static int run_live(struct collector *c)
 		mm_warnx("cannot set up the event loop");
 		return -1;
 	}
+	if (!c->o.dump) {
+		struct timeval quarter = { 0, 250000 };
+		if (pipeline_start(c, wall_ms()) < 0)
+			return -1;
+		c->ev_step = event_new(c->base, -1, EV_PERSIST, on_step, c);
+		if (c->ev_step == NULL || event_add(c->ev_step, &quarter) < 0) {
+			mm_warnx("cannot set up the step timer");
+			return -1;
+		}
+	}
 	if (mm_intake_start(c->intake, c->base, err, sizeof(err)) < 0) {
 		mm_warnx("%s", err);
 		return -1;
@@ -535,17 +653,24 @@ static int run_live(struct collector *c)
 	}
 	if (c->o.dump && fflush(stdout) != 0 && c->dump.error == 0)
 		c->dump.error = errno != 0 ? errno : EIO;
+	if (c->pipe != NULL) {
+		/* Stop reading, then hand what was counted to Redis. */
+		mm_intake_stop(c->intake);
+		if (pipeline_finish(c, wall_ms()) < 0)
+			return -1;
+	}
 	return 0;
 }
 
 static void teardown(struct collector *c)
 {
-	struct event *evs[] = { c->ev_int, c->ev_term, c->ev_usr1, c->ev_tick, c->ev_stats };
+	struct event *evs[] = { c->ev_int, c->ev_term, c->ev_usr1, c->ev_tick, c->ev_stats, c->ev_step };
 
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i] != NULL)
 			event_free(evs[i]);
 	mm_intake_free(c->intake);
+	mm_pipeline_free(c->pipe);
 	if (c->base != NULL)
 		event_base_free(c->base);
 	mm_exporters_free(c->exps);
@@ -627,7 +752,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	if (c.o.read != NULL)
+	if (c.o.replay != NULL)
+		r = run_replay(&c);
+	else if (c.o.read != NULL)
 		r = run_read(&c);
 	else
 		r = run_live(&c);

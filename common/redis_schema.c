@@ -731,6 +731,46 @@ static redisReply *cmd(struct mm_redis_reader *r, int argc, const char **argv)
 	return rep;
 }
 
+long mm_redis_host_steps(struct mm_redis_reader *r, const uint8_t addr[16], uint64_t *first, uint64_t *last)
+{
+	char key[MM_REDIS_KEY_MAX], pattern[MM_REDIS_KEY_MAX + 2], cursor[32] = "0";
+	long n = 0;
+	size_t plen = mm_rkey_host(key, addr, 0);
+
+	/* "mm:h:{addr}:0" -> "mm:h:{addr}:*" */
+	memcpy(pattern, key, plen - 1);
+	memcpy(pattern + plen - 1, "*", 2);
+	do {
+		const char *argv[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
+		redisReply *rep = redisCommandArgv(r->c, 6, argv, NULL);
+		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+		    rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_ARRAY ||
+		    rep->element[0]->len >= sizeof(cursor)) {
+			snprintf(r->err, sizeof(r->err), "SCAN: %s",
+				 rep == NULL ? r->c->errstr : rep->type == REDIS_REPLY_ERROR ? rep->str : "bad reply");
+			freeReplyObject(rep);
+			return -1;
+		}
+		memcpy(cursor, rep->element[0]->str, rep->element[0]->len + 1);
+		for (size_t i = 0; i < rep->element[1]->elements; i++) {
+			const redisReply *k = rep->element[1]->element[i];
+			char *end;
+			if (k->type != REDIS_REPLY_STRING || k->len < plen)
+				continue;
+			unsigned long long st = strtoull(k->str + plen - 1, &end, 10);
+			if (*end != '\0')
+				continue;
+			if (n == 0 || st < *first)
+				*first = st;
+			if (n == 0 || st > *last)
+				*last = st;
+			n++;
+		}
+		freeReplyObject(rep);
+	} while (strcmp(cursor, "0") != 0);
+	return n;
+}
+
 long mm_redis_read_index(struct mm_redis_reader *r, uint64_t step,
 			 int (*fn)(void *arg, const uint8_t addr[16]), void *arg)
 {
@@ -839,15 +879,12 @@ long mm_redis_read_stats(struct mm_redis_reader *r, uint64_t step,
 	return n;
 }
 
-long mm_redis_load_hash(const struct mm_config *cfg, const char *key, mm_redis_hash_fn fn, void *arg, char *err,
-			size_t errlen)
+/* HSCAN `key` on c, fn per field; fields used, or -1 (err filled). */
+static long hscan_each(redisContext *c, const char *key, mm_redis_hash_fn fn, void *arg, char *err, size_t errlen)
 {
 	char cursor[32] = "0";
 	long n = 0;
-	redisContext *c = sync_connect(cfg, 2000, err, errlen);
 
-	if (c == NULL)
-		return -1;
 	/* HSCAN rather than HGETALL: a large hash is read in slices without
 	 * blocking the server for the whole reply. */
 	do {
@@ -859,7 +896,6 @@ long mm_redis_load_hash(const struct mm_config *cfg, const char *key, mm_redis_h
 			snprintf(err, errlen, "redis: HSCAN %s: %s", key,
 				 rep == NULL ? c->errstr : rep->type == REDIS_REPLY_ERROR ? rep->str : "bad reply");
 			freeReplyObject(rep);
-			redisFree(c);
 			return -1;
 		}
 		memcpy(cursor, rep->element[0]->str, rep->element[0]->len + 1);
@@ -870,6 +906,74 @@ long mm_redis_load_hash(const struct mm_config *cfg, const char *key, mm_redis_h
 				continue;
 			if (fn(arg, f->str, (const uint8_t *)v->str, v->len) == 0)
 				n++;
+		}
+		freeReplyObject(rep);
+	} while (strcmp(cursor, "0") != 0);
+	return n;
+}
+
+long mm_redis_load_hash(const struct mm_config *cfg, const char *key, mm_redis_hash_fn fn, void *arg, char *err,
+			size_t errlen)
+{
+	redisContext *c = sync_connect(cfg, 2000, err, errlen);
+
+	if (c == NULL)
+		return -1;
+	long n = hscan_each(c, key, fn, arg, err, errlen);
+	redisFree(c);
+	return n;
+}
+
+struct state_arg {
+	mm_redis_state_fn fn;
+	void *arg;
+	uint8_t exporter[16];
+};
+
+static int state_field(void *arg, const char *field, const uint8_t *val, size_t len)
+{
+	struct state_arg *a = arg;
+	return a->fn(a->arg, a->exporter, field, val, len);
+}
+
+long mm_redis_load_exporter_states(const struct mm_config *cfg, mm_redis_state_fn fn, void *arg, char *err,
+				   size_t errlen)
+{
+	char cursor[32] = "0";
+	long n = 0;
+	redisContext *c = sync_connect(cfg, 2000, err, errlen);
+
+	if (c == NULL)
+		return -1;
+	do {
+		const char *argv[6] = { "SCAN", cursor, "MATCH", "mm:tpl:{*}", "COUNT", "1000" };
+		redisReply *rep = redisCommandArgv(c, 6, argv, NULL);
+		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+		    rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_ARRAY ||
+		    rep->element[0]->len >= sizeof(cursor)) {
+			snprintf(err, errlen, "redis: SCAN: %s",
+				 rep == NULL ? c->errstr : rep->type == REDIS_REPLY_ERROR ? rep->str : "bad reply");
+			freeReplyObject(rep);
+			redisFree(c);
+			return -1;
+		}
+		memcpy(cursor, rep->element[0]->str, rep->element[0]->len + 1);
+		const redisReply *keys = rep->element[1];
+		for (size_t i = 0; i < keys->elements; i++) {
+			const redisReply *k = keys->element[i];
+			struct state_arg sa = { fn, arg, { 0 } };
+			const char *lb, *rb;
+			if (k->type != REDIS_REPLY_STRING || (lb = strchr(k->str, '{')) == NULL ||
+			    (rb = strchr(lb, '}')) == NULL ||
+			    mm_redis_addr_parse(lb + 1, (size_t)(rb - lb - 1), sa.exporter) < 0)
+				continue; /* not one of ours */
+			long m = hscan_each(c, k->str, state_field, &sa, err, errlen);
+			if (m < 0) {
+				freeReplyObject(rep);
+				redisFree(c);
+				return -1;
+			}
+			n += m;
 		}
 		freeReplyObject(rep);
 	} while (strcmp(cursor, "0") != 0);

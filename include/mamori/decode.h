@@ -173,6 +173,8 @@ struct mm_exporter {
 	struct mm_tfield *tmpl_scratch; /* lim->max_template_fields, for parsing */
 
 	uint64_t tmpl_gen;     /* bumped when a template or learnt rate changes (persistence) */
+	uint64_t tmpl_saved_gen; /* owner's: tmpl_gen when last persisted */
+	uint64_t tmpl_saved_ms;  /* owner's: when last persisted */
 
 	char err[160];  /* last rejection, sanitised text */
 };

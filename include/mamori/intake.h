@@ -68,6 +68,8 @@ struct mm_intake *mm_intake_new(const struct mm_listen *ls, unsigned nls, uint32
 				mm_datagram_fn fn, void *arg, char *err, size_t errlen);
 /* Add the sockets' read events to `base`.  0, or -1 with err filled. */
 int mm_intake_start(struct mm_intake *in, struct event_base *base, char *err, size_t errlen);
+/* Stop reading (the sockets stay open, their statistics stay readable). */
+void mm_intake_stop(struct mm_intake *in);
 /* Close everything (events first).  NULL is fine. */
 void mm_intake_free(struct mm_intake *in);
 

@@ -157,6 +157,11 @@ int mm_redis_read_host(struct mm_redis_reader *r, const uint8_t addr[16], uint64
 int mm_redis_read_hosts(struct mm_redis_reader *r, const uint8_t (*addrs)[16], size_t n, uint64_t first,
 			uint32_t nsteps, struct mm_hoststep *out, struct mm_redis_contrib *who);
 
+/* The first and last step for which the host has a window key (SCAN over
+ * its hash tag: for analysts and tests, not for a hot path).  Returns the
+ * number of steps found (0: none, first/last untouched), or -1. */
+long mm_redis_host_steps(struct mm_redis_reader *r, const uint8_t addr[16], uint64_t *first, uint64_t *last);
+
 /* Active hosts of a step, from every index shard: fn once per address
  * (each once; order unspecified).  A non-zero return from fn stops.
  * Returns the number of addresses delivered, or -1. */
@@ -187,5 +192,16 @@ long mm_redis_read_stats(struct mm_redis_reader *r, uint64_t step,
 typedef int (*mm_redis_hash_fn)(void *arg, const char *field, const uint8_t *val, size_t len);
 long mm_redis_load_hash(const struct mm_config *cfg, const char *key, mm_redis_hash_fn fn, void *arg, char *err,
 			size_t errlen);
+
+/*
+ * Every exporter's stored decoder state (mm:tpl:{<exporter>} hashes), on
+ * one connection: SCAN for the keys, HSCAN each; fn(arg, exporter, field,
+ * value, len) per field (return 0 = used).  For a collector starting up.
+ * Returns fields used, or -1 with err filled.
+ */
+typedef int (*mm_redis_state_fn)(void *arg, const uint8_t exporter[16], const char *field, const uint8_t *val,
+				 size_t len);
+long mm_redis_load_exporter_states(const struct mm_config *cfg, mm_redis_state_fn fn, void *arg, char *err,
+				   size_t errlen);
 
 #endif

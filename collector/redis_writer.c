@@ -210,20 +210,6 @@ static MM_PRINTF(2, 3) void wwarn(struct mm_redis_writer *w, const char *fmt, ..
 		mm_warnx("redis: %s", buf);
 }
 
-static char *u64dec(char *p, uint64_t v)
-{
-	char tmp[20];
-	int n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
-	return p;
-}
-
 static void account(struct mm_redis_writer *w, struct batch *b, long long delta)
 {
 	if (b)
@@ -468,7 +454,7 @@ static void put_hdr(struct batch *b, uint64_t argc)
 {
 	char *p = b->buf + b->len, *s = p;
 	*p++ = '*';
-	p = u64dec(p, argc);
+	p = mm_redis_put_dec(p, argc);
 	*p++ = '\r';
 	*p++ = '\n';
 	b->len += (size_t)(p - s);
@@ -478,7 +464,7 @@ static void put_bulk(struct batch *b, const void *data, size_t n)
 {
 	char *p = b->buf + b->len, *s = p;
 	*p++ = '$';
-	p = u64dec(p, n);
+	p = mm_redis_put_dec(p, n);
 	*p++ = '\r';
 	*p++ = '\n';
 	memcpy(p, data, n);
@@ -491,7 +477,7 @@ static void put_bulk(struct batch *b, const void *data, size_t n)
 static void put_bulk_u64(struct batch *b, uint64_t v)
 {
 	char tmp[20];
-	put_bulk(b, tmp, (size_t)(u64dec(tmp, v) - tmp));
+	put_bulk(b, tmp, (size_t)(mm_redis_put_dec(tmp, v) - tmp));
 }
 
 static void cmd_end(struct batch *b)
@@ -1237,7 +1223,7 @@ static int kv_add(struct mm_redis_writer *w, const char *exporter, const char *n
 static int kv_u64(struct mm_redis_writer *w, const char *exporter, const char *name, uint64_t v)
 {
 	char t[24];
-	*u64dec(t, v) = '\0';
+	*mm_redis_put_dec(t, v) = '\0';
 	return kv_add(w, exporter, name, t);
 }
 
@@ -1684,7 +1670,7 @@ static int apply_config(struct mm_redis_writer *w, const struct mm_config *cfg, 
 	w->db = cfg->redis_db;
 	snprintf(w->cid, sizeof(w->cid), "%s", cfg->collector_id);
 	w->step_s = cfg->step_s;
-	w->ttl_len = (size_t)(u64dec(w->ttl, cfg->retention_s ? cfg->retention_s : 1) - w->ttl);
+	w->ttl_len = (size_t)(mm_redis_put_dec(w->ttl, cfg->retention_s ? cfg->retention_s : 1) - w->ttl);
 	w->ttl[w->ttl_len] = '\0';
 	return build_names(w, err, errlen);
 }

@@ -694,6 +694,20 @@ static size_t varlen_record(const struct mm_template *t, const uint8_t *p, size_
 	return off;
 }
 
+/* A decoded record: options data feeds the sampler table, a flow record
+ * goes to the sink.  Returns the flow records emitted (0 or 1). */
+static inline int finish_record(struct mm_exporter *ex, const struct nfx_ctx *c, struct mm_domain *d,
+				const struct set_rate *sr, const struct mm_template *t, struct acc *a,
+				struct mm_flow *f)
+{
+	if (t->options) {
+		options_record(ex, d, a);
+		return 0;
+	}
+	emit_flow(ex, c, d, sr, t, a, f);
+	return 1;
+}
+
 int nfx_data_set(struct mm_exporter *ex, const struct nfx_ctx *c, uint16_t set_id, const uint8_t *p, size_t len)
 {
 	struct mm_template *t = nfx_template_find(ex, c->format, c->domain, set_id);
@@ -719,12 +733,7 @@ int nfx_data_set(struct mm_exporter *ex, const struct nfx_ctx *c, uint16_t set_i
 				const struct mm_op *op = &t->ops[i];
 				apply(&a, &f, op->dst, r + op->off, op->len);
 			}
-			if (t->options) {
-				options_record(ex, d, &a);
-			} else {
-				emit_flow(ex, c, d, &sr, t, &a, &f);
-				emitted++;
-			}
+			emitted += finish_record(ex, c, d, &sr, t, &a, &f);
 		}
 		return emitted;
 	}
@@ -747,12 +756,7 @@ int nfx_data_set(struct mm_exporter *ex, const struct nfx_ctx *c, uint16_t set_i
 		a.has = 0;
 		memset(&f, 0, sizeof(f));
 		n = varlen_record(t, p + off, end - off, &a, &f);
-		if (t->options) {
-			options_record(ex, d, &a);
-		} else {
-			emit_flow(ex, c, d, &sr, t, &a, &f);
-			emitted++;
-		}
+		emitted += finish_record(ex, c, d, &sr, t, &a, &f);
 	}
 	return emitted;
 }

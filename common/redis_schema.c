@@ -126,7 +126,7 @@ static MM_PRINTF(2, 3) size_t key_fmt(char *out, const char *fmt, ...)
 	return n < 0 ? 0 : (size_t)n;
 }
 
-static char *put_dec(char *p, uint64_t v)
+char *mm_redis_put_dec(char *p, uint64_t v)
 {
 	char tmp[20];
 	int n = 0;
@@ -150,7 +150,7 @@ size_t mm_rkey_host(char *out, const uint8_t addr[16], uint64_t step)
 	p += 6;
 	if (memcmp(addr, v4mapped, 12) == 0) {
 		for (int i = 12; i < 16; i++) {
-			p = put_dec(p, addr[i]);
+			p = mm_redis_put_dec(p, addr[i]);
 			*p++ = i < 15 ? '.' : '}';
 		}
 	} else {
@@ -158,7 +158,7 @@ size_t mm_rkey_host(char *out, const uint8_t addr[16], uint64_t step)
 		*p++ = '}';
 	}
 	*p++ = ':';
-	p = put_dec(p, step);
+	p = mm_redis_put_dec(p, step);
 	*p = '\0';
 	return (size_t)(p - out);
 }

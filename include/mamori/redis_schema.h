@@ -72,6 +72,8 @@
  * missing or older. */
 extern const char mm_redis_lua_lib[];
 
+/* Write v in decimal at p (no NUL, at most 20 digits); returns the end. */
+char *mm_redis_put_dec(char *p, uint64_t v);
 /* Address text (IPv4-mapped addresses as dotted quad); returns its length. */
 size_t mm_redis_addr_text(const uint8_t addr[16], char *out, size_t outlen);
 /* Parse address text back into 16 bytes (IPv4 becomes IPv4-mapped). 0 / -1. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <linux/sock_diag.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -307,6 +308,26 @@ void mm_intake_free(struct mm_intake *in)
 unsigned mm_intake_nsocks(const struct mm_intake *in)
 {
 	return in->nsocks;
+}
+
+void mm_intake_refresh_drops(struct mm_intake *in)
+{
+	/* SO_RXQ_OVFL only reports drops through datagrams that arrive later;
+	 * the socket's own drop counter (SK_MEMINFO_DROPS, the same counter)
+	 * also shows those after the last datagram read. */
+	for (unsigned i = 0; in != NULL && i < in->nsocks; i++) {
+		struct sock *s = &in->socks[i];
+		uint32_t mem[SK_MEMINFO_VARS];
+		socklen_t len = sizeof(mem);
+		if (s->fd < 0 || getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 ||
+		    len <= SK_MEMINFO_DROPS * sizeof(uint32_t))
+			continue;
+		uint32_t v = mem[SK_MEMINFO_DROPS];
+		if (v != s->last_ovfl) {
+			s->st.kernel_drops += (uint32_t)(v - s->last_ovfl);
+			s->last_ovfl = v;
+		}
+	}
 }
 
 const struct mm_intake_sock_stats *mm_intake_sock_stats(const struct mm_intake *in, unsigned i)

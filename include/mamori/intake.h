@@ -73,6 +73,9 @@ void mm_intake_stop(struct mm_intake *in);
 /* Close everything (events first).  NULL is fine. */
 void mm_intake_free(struct mm_intake *in);
 
+/* Bring the kernel drop counters up to date (drops after the last datagram
+ * read are not reported with any datagram); call before reading stats. */
+void mm_intake_refresh_drops(struct mm_intake *in);
 unsigned mm_intake_nsocks(const struct mm_intake *in);
 const struct mm_intake_sock_stats *mm_intake_sock_stats(const struct mm_intake *in, unsigned i);
 

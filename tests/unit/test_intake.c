@@ -319,6 +319,28 @@ START_TEST(kernel_drops_reported)
 }
 END_TEST
 
+/* Drops with no datagram read after them (the end of a burst) are still
+ * counted once the statistics are refreshed. */
+START_TEST(kernel_drops_without_later_datagram)
+{
+	struct fixture fx;
+	const struct mm_intake_sock_stats *st;
+	const uint32_t N = 200;
+
+	setup(&fx, 4, 1, 64); /* the kernel's minimum */
+	st = mm_intake_sock_stats(fx.in, 0);
+	for (uint32_t i = 0; i < N; i++)
+		send_seq(fx.cfd, &fx.to, fx.tolen, 1000);
+	/* nothing is read: SO_RXQ_OVFL had no datagram to report through */
+	ck_assert_uint_eq(st->datagrams, 0);
+	ck_assert_uint_eq(st->kernel_drops, 0);
+	mm_intake_refresh_drops(fx.in);
+	ck_assert_uint_gt(st->kernel_drops, 0);
+	ck_assert_uint_lt(st->kernel_drops, N);
+	teardown(&fx);
+}
+END_TEST
+
 /* The callback asks to stop: the rest of that batch is discarded, counted,
  * and the intake carries on with the next read. */
 START_TEST(callback_stop_discards)
@@ -486,6 +508,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, roundtrip_ipv4);
 	tcase_add_test(tc, roundtrip_ipv6);
 	tcase_add_test(tc, kernel_drops_reported);
+	tcase_add_test(tc, kernel_drops_without_later_datagram);
 	tcase_add_test(tc, callback_stop_discards);
 	tcase_add_test(tc, two_sockets);
 	tcase_add_test(tc, bind_errors);

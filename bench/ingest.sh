@@ -7,6 +7,8 @@
 # For each format (v5, v9, IPFIX), offered rate (1 M/s, 3 M/s, max) and
 # collector, mamori-gen sends a fixed number of records to 127.0.0.1:PORT:
 #   mamori   mamori-collector --dump --listen 127.0.0.1:PORT --stats-json F
+#   mamori-redis  mamori-collector as deployed: per-host windows into a
+#            private redis-server (BENCH_COLLECTORS="mamori-redis nfcapd")
 #            (dump to /dev/null; received = "records" of the totals in F)
 #   nfcapd   nfcapd -b 127.0.0.1 -p PORT -w DIR -t 3600 -I bench
 #            (received = sum of "Flows:" of `nfdump -R DIR -I`)
@@ -62,7 +64,7 @@ mkdir -p "$outdir"
 [ -x "$gen" ] || fail "$gen not built"
 for c in $collectors; do
 	case $c in
-	mamori) [ -x "$collector" ] || fail "$collector not built" ;;
+	mamori | mamori-redis) [ -x "$collector" ] || fail "$collector not built" ;;
 	nfcapd) command -v nfcapd >/dev/null || fail "nfdump (nfcapd) not installed" ;;
 	*) fail "unknown collector $c" ;;
 	esac
@@ -102,6 +104,18 @@ if [ -n "$rcvbuf_req" ]; then
 	    note "BENCH_RCVBUF=$rcvbuf_req > net.core.rmem_max: nfcapd gets less than mamori"
 fi
 
+# mamori-redis: the collector as deployed - aggregation into per-host
+# windows of 10.0.0.0/16 (mamori-gen's default prefix) flushed to a private
+# redis-server every 10 s step - instead of --dump.
+case " $collectors " in
+*" mamori-redis "*)
+	start_redis "$MM_TMP/redis"
+	printf '[collector]\nid = bench\n%s[redis]\nhost = 127.0.0.1\nport = %s\n[window]\nstep = 10\n[group lan]\nprefix = 10.0.0.0/16\n' \
+	    "${rcvbuf_req:+rcvbuf = $rcvbuf_req
+}" "$REDIS_PORT" >"$MM_TMP/mamori-redis.conf"
+	;;
+esac
+
 pin_collector=""
 pin_sender=""
 if [ "$pin" = 1 ]; then
@@ -125,6 +139,11 @@ measure() {
 		# shellcheck disable=SC2086
 		$pin_collector "$collector" $mamori_cfg --dump --listen "127.0.0.1:$port" \
 		    --stats-json "$d/stats.json" ${MAMORI_ARGS:-} >/dev/null 2>"$d/collector.err" &
+		;;
+	mamori-redis)
+		# shellcheck disable=SC2086
+		$pin_collector "$collector" -f -c "$MM_TMP/mamori-redis.conf" --listen "127.0.0.1:$port" \
+		    --stats-json "$d/stats.json" ${MAMORI_ARGS:-} 2>"$d/collector.err" &
 		;;
 	nfcapd)
 		mkdir -p "$d/nf"
@@ -158,7 +177,7 @@ measure() {
 	stop_pid "$cpid" 30 || note "$c exit status $? after SIGTERM"
 
 	case $c in
-	mamori)
+	mamori | mamori-redis)
 		got=$(json_get "$d/stats.json" totals records)
 		own=$(json_get "$d/stats.json" "" kernel_drops)
 		;;

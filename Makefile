@@ -38,6 +38,7 @@ LDLIBS = $(PKG_LIBS) -lm
 
 COMMON_SRC = $(wildcard common/*.c)
 COLLECTOR_SRC = $(filter-out collector/main.c,$(wildcard collector/*.c))
+DETECTOR_SRC = $(filter-out detector/main.c,$(wildcard detector/*.c))
 GEN_SRC = $(wildcard tools/gen/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
@@ -60,7 +61,7 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(LIB): $(call obj,$(COMMON_SRC) $(COLLECTOR_SRC))
+$(LIB): $(call obj,$(COMMON_SRC) $(COLLECTOR_SRC) $(DETECTOR_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && $(AR) rcs $@ $^
 

@@ -35,6 +35,27 @@ void mm_decode_limits_default(struct mm_decode_limits *l)
 	l->pending_timeout_ms = MM_DEF_PENDING_TIMEOUT_MS;
 }
 
+static const char *const combine_names[] = {
+	[MM_COMBINE_EITHER] = "either",
+	[MM_COMBINE_BOTH] = "both",
+	[MM_COMBINE_CEILING] = "ceiling",
+	[MM_COMBINE_BASELINE] = "baseline",
+};
+#define NCOMBINE (sizeof(combine_names) / sizeof(combine_names[0]))
+
+const char *mm_combine_name(int combine)
+{
+	return combine >= 0 && (size_t)combine < NCOMBINE ? combine_names[combine] : NULL;
+}
+
+int mm_combine_parse(const char *name)
+{
+	for (size_t i = 0; i < NCOMBINE; i++)
+		if (strcmp(combine_names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
 /* ---- the tables ---------------------------------------------------- */
 
 enum ctype {
@@ -49,6 +70,7 @@ enum ctype {
 	CT_GPREFIX,  /* a group's prefix: like CT_PREFIX, repeatable, appended to
 		      * the flat group_prefixes array (max: in all groups) */
 	CT_LOGLEVEL, /* error|warn|info|debug -> int */
+	CT_COMBINE,  /* either|both|ceiling|baseline -> int (enum mm_combine) */
 };
 
 enum {
@@ -110,6 +132,11 @@ static const struct keydef cfg_keys[] = {
 	{ "window", "max_external", CT_UINT, C_(max_external), 0, 4194304, 65536, NULL, 0 },
 	{ "window", "external_min_flows", CT_UINT, C_(external_min_flows), 0, 1000000000, 100, NULL, 0 },
 
+	{ "detector", "slow_window_steps", CT_UINT, C_(slow_window_steps), 1, 1440, 30, NULL, 0 },
+	{ "detector", "update_steps", CT_UINT, C_(incident_update_steps), 1, 8640, 6, NULL, 0 },
+	{ "detector", "calm_steps", CT_UINT, C_(incident_calm_steps), 1, 8640, 6, NULL, 0 },
+	{ "detector", "max_incidents", CT_UINT, C_(max_incidents), 1, 10000000, 100000, NULL, 0 },
+
 	{ "log", "level", CT_LOGLEVEL, C_(log_level), 0, 0, MM_LOG_INFO, NULL, F_INT },
 };
 #define NCFG_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -124,15 +151,44 @@ static const struct keydef exp_keys[] = {
 #define NEXP_KEYS (sizeof(exp_keys) / sizeof(exp_keys[0]))
 
 /* [group NAME]: offsets into struct mm_group_cfg.  `prefix` lands in the
- * flat arrays of struct mm_config; its row counts them in nprefixes. */
+ * flat arrays of struct mm_config; its row counts them in nprefixes.  The
+ * detection keys' defaults are the detector's (mm_detect_params_default,
+ * detector/score.c; test_score checks that the two agree) and their
+ * rationale is docs/detections.md. */
+#define CEIL_MAX 4000000000u /* packets or flows per second: beyond any link */
 static const struct keydef grp_keys[] = {
 	{ "group", "prefix", CT_GPREFIX, G_(nprefixes), 0, MM_MAX_GROUP_PREFIXES, 0, NULL, F_REPEAT | F_REQUIRED },
 	{ "group", "description", CT_STR, G_(description), 0, 0, 0, "", 0 },
+	{ "group", "sampling_rate", CT_UINT, G_(sampling_rate), 1, 1000000, 1000, NULL, 0 },
+	{ "group", "min_sampled_packets", CT_UINT, G_(min_sampled_packets), 1, 1000000, 10, NULL, 0 },
+	{ "group", "min_sampled_flows", CT_UINT, G_(min_sampled_flows), 1, 1000000, 4, NULL, 0 },
+	{ "group", "min_reflectors", CT_UINT, G_(min_reflectors), 1, 1000, 3, NULL, 0 },
+	{ "group", "ceiling_pps", CT_UINT, G_(ceiling_pps), 0, CEIL_MAX, 1000000, NULL, 0 },
+	{ "group", "ceiling_mbps", CT_UINT, G_(ceiling_mbps), 0, 10000000, 10000, NULL, 0 },
+	{ "group", "ceiling_flows", CT_UINT, G_(ceiling_flows), 0, CEIL_MAX, 200000, NULL, 0 },
+	{ "group", "ceiling_tcp_pps", CT_UINT, G_(ceiling_tcp_pps), 0, CEIL_MAX, 0, NULL, 0 },
+	{ "group", "ceiling_udp_pps", CT_UINT, G_(ceiling_udp_pps), 0, CEIL_MAX, 0, NULL, 0 },
+	{ "group", "ceiling_icmp_pps", CT_UINT, G_(ceiling_icmp_pps), 0, CEIL_MAX, 100000, NULL, 0 },
+	{ "group", "ceiling_syn_pps", CT_UINT, G_(ceiling_syn_pps), 0, CEIL_MAX, 100000, NULL, 0 },
+	{ "group", "ceiling_amp_pps", CT_UINT, G_(ceiling_amp_pps), 0, CEIL_MAX, 50000, NULL, 0 },
+	{ "group", "ceiling_out_pps", CT_UINT, G_(ceiling_out_pps), 0, CEIL_MAX, 0, NULL, 0 },
+	{ "group", "ceiling_out_mbps", CT_UINT, G_(ceiling_out_mbps), 0, 10000000, 0, NULL, 0 },
+	{ "group", "score_investigate", CT_UINT, G_(score_investigate), 1, 1000, 6, NULL, 0 },
+	{ "group", "score_act", CT_UINT, G_(score_act), 1, 1000, 10, NULL, 0 },
+	{ "group", "combine", CT_COMBINE, G_(combine), 0, 0, MM_COMBINE_EITHER, NULL, 0 },
+	{ "group", "confirm_fast_hits", CT_UINT, G_(confirm_fast_hits), 1, 16, 2, NULL, 0 },
+	{ "group", "confirm_fast_steps", CT_UINT, G_(confirm_fast_steps), 1, 16, 3, NULL, 0 },
+	{ "group", "confirm_slow_hits", CT_UINT, G_(confirm_slow_hits), 1, 16, 6, NULL, 0 },
+	{ "group", "confirm_slow_steps", CT_UINT, G_(confirm_slow_steps), 1, 16, 9, NULL, 0 },
+	{ "group", "warmup_steps", CT_UINT, G_(warmup_steps), 1, 65535, 180, NULL, 0 },
+	{ "group", "ewma_alpha", CT_UINT, G_(ewma_alpha), 1, 500, 10, NULL, 0 },
+	{ "group", "learn_clip", CT_UINT, G_(learn_clip), 1, 100, 3, NULL, 0 },
+	{ "group", "time_of_week", CT_BOOL, G_(time_of_week), 0, 1, 1, NULL, 0 },
 };
 #define NGRP_KEYS (sizeof(grp_keys) / sizeof(grp_keys[0]))
 
 /* Parser bookkeeping per named section has room for this many keys. */
-#define NAMED_KEYS_MAX 8
+#define NAMED_KEYS_MAX 32
 _Static_assert(NEXP_KEYS <= NAMED_KEYS_MAX && NGRP_KEYS <= NAMED_KEYS_MAX, "NAMED_KEYS_MAX too small");
 
 enum sec_kind {
@@ -157,6 +213,7 @@ static const struct sectiondef sections[] = {
 	{ "group", SK_GROUP, grp_keys, NGRP_KEYS, MM_MAX_GROUPS },
 	{ "redis", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 	{ "window", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
+	{ "detector", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 	{ "log", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
@@ -408,6 +465,7 @@ static void row_check(const struct keydef *k)
 		break;
 	case CT_BOOL:
 	case CT_LOGLEVEL:
+	case CT_COMBINE:
 		ok = k->size == sizeof(int);
 		break;
 	case CT_PREFIX:
@@ -577,6 +635,15 @@ static int set_value(struct parser *ps, int line, const struct keydef *k, void *
 		}
 		memcpy(dst, &r, sizeof(r));
 		return 0;
+	case CT_COMBINE:
+		r = mm_combine_parse(v);
+		if (r < 0) {
+			perr(ps, line, "%s: unknown mode '%s' (use either, both, ceiling or baseline)", k->key,
+			     q(&qb, v));
+			return -1;
+		}
+		memcpy(dst, &r, sizeof(r));
+		return 0;
 	case CT_STR:
 	case CT_NAME:
 	case CT_PATH:
@@ -668,6 +735,7 @@ static void apply_defaults(const struct keydef *keys, size_t nkeys, void *base)
 			break;
 		case CT_BOOL:
 		case CT_LOGLEVEL:
+		case CT_COMBINE:
 			iv = (int)k->def;
 			memcpy(dst, &iv, sizeof(iv));
 			break;
@@ -821,6 +889,43 @@ static int inst_line(const struct parser *ps, int sec, unsigned i)
 	return 0;
 }
 
+static size_t grp_key_index(const char *key)
+{
+	for (size_t i = 0; i < NGRP_KEYS; i++)
+		if (strcmp(grp_keys[i].key, key) == 0)
+			return i;
+	abort();
+}
+
+/* A pair of a group's keys where `low` may not exceed `high`: reported at
+ * the later of the two lines that were written (the section's line when
+ * both are defaults, which cannot happen with the shipped defaults). */
+static void check_group_pair(struct parser *ps, const struct inst_meta *em, const struct mm_group_cfg *g,
+			     const char *low, uint32_t lv, const char *high, uint32_t hv, const char *why)
+{
+	int ll = em->key_line[grp_key_index(low)], hl = em->key_line[grp_key_index(high)];
+	int line = ll > hl ? ll : hl;
+
+	if (lv <= hv)
+		return;
+	perr(ps, line != 0 ? line : g->line, "[group %s]: %s %u %s %s %u", g->name, low, lv, why, high, hv);
+}
+
+/* Checks between a group's detection keys, at the end of its section so
+ * that they come in file order. */
+static void check_group_keys(struct parser *ps, unsigned gi)
+{
+	const struct inst_meta *em = &ps->named[ps->sec].meta[gi];
+	const struct mm_group_cfg *g = &ps->c->groups[gi];
+
+	check_group_pair(ps, em, g, "score_investigate", g->score_investigate, "score_act", g->score_act,
+			 "is above");
+	check_group_pair(ps, em, g, "confirm_fast_hits", g->confirm_fast_hits, "confirm_fast_steps",
+			 g->confirm_fast_steps, "is more than");
+	check_group_pair(ps, em, g, "confirm_slow_hits", g->confirm_slow_hits, "confirm_slow_steps",
+			 g->confirm_slow_steps, "is more than");
+}
+
 /* End of a section: required keys present? */
 static void end_section(struct parser *ps)
 {
@@ -837,6 +942,8 @@ static void end_section(struct parser *ps)
 		if ((sd->keys[i].flags & F_REQUIRED) && em->key_line[i] == 0)
 			perr(ps, inst_line(ps, ps->sec, last), "[%s %s]: missing required key '%s'", sd->name,
 			     inst_name(ps, ps->sec, last), sd->keys[i].key);
+	if (sd->kind == SK_GROUP)
+		check_group_keys(ps, last);
 }
 
 /* Section names are looked up in a hash table per kind (open addressing,
@@ -1426,6 +1533,10 @@ static void print_key(const struct mm_config *c, const struct keydef *k, const v
 	case CT_LOGLEVEL:
 		memcpy(&iv, p, sizeof(iv));
 		fprintf(out, "%s = %s\n", k->key, mm_log_level_name(iv));
+		break;
+	case CT_COMBINE:
+		memcpy(&iv, p, sizeof(iv));
+		fprintf(out, "%s = %s\n", k->key, mm_combine_name(iv));
 		break;
 	case CT_SECRET:
 		/* Never printed: the output of -t -v ends up in tickets. */

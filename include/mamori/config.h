@@ -4,9 +4,9 @@
  *
  * Format: INI-like.  `[section]` or `[section NAME]` headers, `key = value`
  * lines, `#` or `;` comments, blank lines ignored.  Singleton sections
- * ([collector], [limits], [redis], [window], [log]) may appear once; named
- * sections ([exporter NAME], [group NAME]) once per name.  Repeatable keys
- * (listen, a group's prefix) may appear several times.
+ * ([collector], [limits], [redis], [window], [detector], [log]) may appear
+ * once; named sections ([exporter NAME], [group NAME]) once per name.
+ * Repeatable keys (listen, a group's prefix) may appear several times.
  *
  * Loading parses into a fresh struct and validates it; every error is
  * reported as "file:line: message" and any error fails the load, so a
@@ -45,14 +45,57 @@ struct mm_exporter_cfg {
 	int line;                     /* where the section started */
 };
 
+/* How a group's static ceilings and adaptive baselines combine into a
+ * decision (docs/detections.md).  The numbers are what the config stores. */
+enum mm_combine {
+	MM_COMBINE_EITHER = 0,   /* a ceiling or the baseline: either fires (default) */
+	MM_COMBINE_BOTH = 1,     /* a ceiling and the baseline must agree */
+	MM_COMBINE_CEILING = 2,  /* static ceilings only (the FastNetMon model) */
+	MM_COMBINE_BASELINE = 3, /* adaptive baselines only */
+};
+/* "either", "both", ...; NULL for a value out of range. */
+const char *mm_combine_name(int combine);
+/* enum mm_combine by name, or -1. */
+int mm_combine_parse(const char *name);
+
 /* A host group: part of the monitored address space.  Its prefixes are
- * group_prefixes[first_prefix .. first_prefix + nprefixes - 1]. */
+ * group_prefixes[first_prefix .. first_prefix + nprefixes - 1].  The
+ * detection keys are what the detector scores the group's hosts with; their
+ * meaning, defaults and rationale are docs/detections.md, their bounds
+ * docs/config.md.  Ceilings of 0 are off. */
 struct mm_group_cfg {
 	char name[MM_NAME_MAX];       /* section name */
 	char description[MM_DESCRIPTION_MAX]; /* free text, may be empty */
 	unsigned first_prefix;        /* index into mm_config.group_prefixes */
 	unsigned nprefixes;           /* at least 1 in a loaded config */
 	int line;                     /* where the section started */
+
+	/* detection */
+	uint32_t sampling_rate;       /* expected 1:N of the group's exports, default 1000 */
+	uint32_t min_sampled_packets; /* volume classes need this many, default 10 */
+	uint32_t min_sampled_flows;   /* probe/attempt classes need this many, default 4 */
+	uint32_t min_reflectors;      /* amplification: distinct sources, default 3 */
+	uint32_t ceiling_pps;         /* inbound packets/s, default 1000000 */
+	uint32_t ceiling_mbps;        /* inbound Mbit/s, default 10000 */
+	uint32_t ceiling_flows;       /* inbound flows/s, default 200000 */
+	uint32_t ceiling_tcp_pps;     /* inbound TCP packets/s, default 0 (off) */
+	uint32_t ceiling_udp_pps;     /* inbound UDP packets/s, default 0 (off) */
+	uint32_t ceiling_icmp_pps;    /* inbound ICMP packets/s, default 100000 */
+	uint32_t ceiling_syn_pps;     /* inbound SYN-only packets/s, default 100000 */
+	uint32_t ceiling_amp_pps;     /* unsolicited amplification packets/s, default 50000 */
+	uint32_t ceiling_out_pps;     /* outbound packets/s, default 0 (off) */
+	uint32_t ceiling_out_mbps;    /* outbound Mbit/s, default 0 (off) */
+	uint32_t score_investigate;   /* baseline score (sigmas) for "investigate", default 6 */
+	uint32_t score_act;           /* baseline score for "act", default 10 */
+	int combine;                  /* enum mm_combine, default either */
+	uint32_t confirm_fast_hits;   /* floods: hits ... */
+	uint32_t confirm_fast_steps;  /* ... in this many steps, default 2 of 3 */
+	uint32_t confirm_slow_hits;   /* scans, brute force, exfiltration: hits ... */
+	uint32_t confirm_slow_steps;  /* ... in this many steps, default 6 of 9 */
+	uint32_t warmup_steps;        /* steps learnt before a host's own baseline is trusted, default 180 */
+	uint32_t ewma_alpha;          /* baseline EWMA weight per step, per mille, default 10 */
+	uint32_t learn_clip;          /* a step's innovation is clipped to this many sigmas, default 3 */
+	int time_of_week;             /* learn and apply the group's time-of-week factor, default yes */
 };
 
 struct mm_config {
@@ -107,6 +150,12 @@ struct mm_config {
 	uint32_t max_hosts;                  /* monitored hosts tracked, default 1000000 */
 	uint32_t max_external;               /* external sources tracked, default 65536 */
 	uint32_t external_min_flows;         /* scaled flows/step to write one, default 100 */
+
+	/* [detector] */
+	uint32_t slow_window_steps;          /* steps summed for the slow classes, default 30 */
+	uint32_t incident_update_steps;      /* an incident's updates at most this often, default 6 */
+	uint32_t incident_calm_steps;        /* calm steps that end an incident, default 6 */
+	uint32_t max_incidents;              /* incidents open at once, default 100000 */
 
 	/* [log] */
 	int log_level;                       /* enum mm_log_level, default info */

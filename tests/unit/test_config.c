@@ -116,6 +116,10 @@ START_TEST(test_defaults)
 	ck_assert_ptr_null(c.group_prefixes);
 	ck_assert_ptr_null(c.group_prefix_group);
 	ck_assert_ptr_null(c.group_lpm);
+	ck_assert_uint_eq(c.slow_window_steps, 30);
+	ck_assert_uint_eq(c.incident_update_steps, 6);
+	ck_assert_uint_eq(c.incident_calm_steps, 6);
+	ck_assert_uint_eq(c.max_incidents, 100000);
 	ck_assert_int_eq(c.log_level, MM_LOG_INFO);
 	mm_config_free(&c);
 	mm_config_free(&c); /* idempotent */
@@ -378,6 +382,54 @@ static const struct {
 	  "t.conf:4: [group b] prefix ::/0 overlaps [group a] prefix 192.0.2.0/24 at line 2\n" },
 	{ "[group a]\nprefix = 192.0.2.0/25\nprefix = 192.0.2.128/25\n[group b]\nprefix = 192.0.2.77\n",
 	  "t.conf:5: [group b] prefix 192.0.2.77/32 overlaps [group a] prefix 192.0.2.0/25 at line 2\n" },
+	/* groups: detection keys */
+	{ "[group g]\nprefix = 10.0.0.0/8\nsampling_rate = 0\n",
+	  "t.conf:3: sampling_rate: 0 out of range (1..1000000)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\nmin_sampled_packets = 0\n",
+	  "t.conf:3: min_sampled_packets: 0 out of range (1..1000000)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\nmin_reflectors = 1001\n",
+	  "t.conf:3: min_reflectors: 1001 out of range (1..1000)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\nceiling_pps = 4000000001\n",
+	  "t.conf:3: ceiling_pps: 4000000001 out of range (0..4000000000)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\nceiling_mbps = 10000001\n",
+	  "t.conf:3: ceiling_mbps: 10000001 out of range (0..10000000)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\nceiling_syn_pps = -5\n",
+	  "t.conf:3: ceiling_syn_pps: bad number '-5' (expected a decimal integer)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\nscore_act = 0\n", "t.conf:3: score_act: 0 out of range (1..1000)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\newma_alpha = 501\n", "t.conf:3: ewma_alpha: 501 out of range (1..500)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\newma_alpha = 0.01\n",
+	  "t.conf:3: ewma_alpha: bad number '0.01' (expected a decimal integer)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\nconfirm_fast_steps = 17\n",
+	  "t.conf:3: confirm_fast_steps: 17 out of range (1..16)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\nwarmup_steps = 65536\n",
+	  "t.conf:3: warmup_steps: 65536 out of range (1..65535)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\nlearn_clip = 0\n", "t.conf:3: learn_clip: 0 out of range (1..100)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\ncombine = sometimes\n",
+	  "t.conf:3: combine: unknown mode 'sometimes' (use either, both, ceiling or baseline)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\ncombine = Either\n",
+	  "t.conf:3: combine: unknown mode 'Either' (use either, both, ceiling or baseline)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\ntime_of_week = weekly\n",
+	  "t.conf:3: time_of_week: bad boolean 'weekly' (use yes or no)\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\nceiling_pps = 1\nceiling_pps = 2\n",
+	  "t.conf:4: duplicate key 'ceiling_pps' in [group g] (first at line 3)\n" },
+	/* groups: keys that must agree, at the later of the two lines, when
+	 * the section ends (so in file order) */
+	{ "[group g]\nprefix = 10.0.0.0/8\nscore_act = 8\nscore_investigate = 12\n",
+	  "t.conf:4: [group g]: score_investigate 12 is above score_act 8\n" },
+	{ "[group g]\nscore_investigate = 11\nprefix = 10.0.0.0/8\n[log]\n",
+	  "t.conf:2: [group g]: score_investigate 11 is above score_act 10\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\nconfirm_fast_hits = 4\n",
+	  "t.conf:3: [group g]: confirm_fast_hits 4 is more than confirm_fast_steps 3\n" },
+	{ "[group g]\nprefix = 10.0.0.0/8\nconfirm_slow_steps = 5\n",
+	  "t.conf:3: [group g]: confirm_slow_hits 6 is more than confirm_slow_steps 5\n" },
+	/* [detector] */
+	{ "[detector]\nslow_window_steps = 0\n", "t.conf:2: slow_window_steps: 0 out of range (1..1440)\n" },
+	{ "[detector]\nupdate_steps = 0\n", "t.conf:2: update_steps: 0 out of range (1..8640)\n" },
+	{ "[detector]\ncalm_steps = 8641\n", "t.conf:2: calm_steps: 8641 out of range (1..8640)\n" },
+	{ "[detector]\nmax_incidents = 10000001\n",
+	  "t.conf:2: max_incidents: 10000001 out of range (1..10000000)\n" },
+	{ "[detector]\nsampling_rate = 1000\n", "t.conf:2: unknown key 'sampling_rate' in [detector]\n" },
+	{ "[detector]\n[detector]\n", "t.conf:2: duplicate section [detector] (first at line 1)\n" },
 	/* key lines */
 	{ "batch = 1\n", "t.conf:1: key 'batch' outside any section\n" },
 	{ "[collector]\nbatch 1\n", "t.conf:2: missing '=' (expected key = value)\n" },
@@ -825,6 +877,10 @@ static const char rich[] = "[collector]\n"
 			   "prefix = 192.0.2.0/25\n"
 			   "description =  Web and mail, rack 4 (#2; a=b) \n"
 			   "prefix = 2001:db8:10::/48\n"
+			   "sampling_rate = 100\n"
+			   "combine = both\n"
+			   "time_of_week = off\n"
+			   "ceiling_udp_pps = 500000\n"
 			   "[exporter z-last]\n"
 			   "address = 2001:db8::/32\n"
 			   "site = lon\n"
@@ -844,6 +900,8 @@ static const char rich[] = "[collector]\n"
 			   "user = u\n"
 			   "db = 9\n"
 			   "stall_timeout = 3\n"
+			   "[detector]\n"
+			   "slow_window_steps = 60\n"
 			   "[group clients]\n"
 			   "prefix = 198.51.100.0/24\n";
 
@@ -890,10 +948,60 @@ START_TEST(test_print_format)
 			      "prefix = 192.0.2.0/25\n"
 			      "prefix = 2001:db8:10::/48\n"
 			      "description = Web and mail, rack 4 (#2; a=b)\n"
+			      "sampling_rate = 100\n"
+			      "min_sampled_packets = 10\n"
+			      "min_sampled_flows = 4\n"
+			      "min_reflectors = 3\n"
+			      "ceiling_pps = 1000000\n"
+			      "ceiling_mbps = 10000\n"
+			      "ceiling_flows = 200000\n"
+			      "ceiling_tcp_pps = 0\n"
+			      "ceiling_udp_pps = 500000\n"
+			      "ceiling_icmp_pps = 100000\n"
+			      "ceiling_syn_pps = 100000\n"
+			      "ceiling_amp_pps = 50000\n"
+			      "ceiling_out_pps = 0\n"
+			      "ceiling_out_mbps = 0\n"
+			      "score_investigate = 6\n"
+			      "score_act = 10\n"
+			      "combine = both\n"
+			      "confirm_fast_hits = 2\n"
+			      "confirm_fast_steps = 3\n"
+			      "confirm_slow_hits = 6\n"
+			      "confirm_slow_steps = 9\n"
+			      "warmup_steps = 180\n"
+			      "ewma_alpha = 10\n"
+			      "learn_clip = 3\n"
+			      "time_of_week = no\n"
 			      "\n"
 			      "[group clients]\n"
 			      "prefix = 198.51.100.0/24\n"
 			      "description =\n"
+			      "sampling_rate = 1000\n"
+			      "min_sampled_packets = 10\n"
+			      "min_sampled_flows = 4\n"
+			      "min_reflectors = 3\n"
+			      "ceiling_pps = 1000000\n"
+			      "ceiling_mbps = 10000\n"
+			      "ceiling_flows = 200000\n"
+			      "ceiling_tcp_pps = 0\n"
+			      "ceiling_udp_pps = 0\n"
+			      "ceiling_icmp_pps = 100000\n"
+			      "ceiling_syn_pps = 100000\n"
+			      "ceiling_amp_pps = 50000\n"
+			      "ceiling_out_pps = 0\n"
+			      "ceiling_out_mbps = 0\n"
+			      "score_investigate = 6\n"
+			      "score_act = 10\n"
+			      "combine = either\n"
+			      "confirm_fast_hits = 2\n"
+			      "confirm_fast_steps = 3\n"
+			      "confirm_slow_hits = 6\n"
+			      "confirm_slow_steps = 9\n"
+			      "warmup_steps = 180\n"
+			      "ewma_alpha = 10\n"
+			      "learn_clip = 3\n"
+			      "time_of_week = yes\n"
 			      "\n"
 			      "[redis]\n"
 			      "host = 127.0.0.1\n"
@@ -914,6 +1022,12 @@ START_TEST(test_print_format)
 			      "max_hosts = 5000\n"
 			      "max_external = 65536\n"
 			      "external_min_flows = 100\n"
+			      "\n"
+			      "[detector]\n"
+			      "slow_window_steps = 60\n"
+			      "update_steps = 6\n"
+			      "calm_steps = 6\n"
+			      "max_incidents = 100000\n"
 			      "\n"
 			      "[log]\n"
 			      "level = warn\n");
@@ -955,7 +1069,17 @@ START_TEST(test_round_trip)
 		ck_assert_str_eq(a.groups[i].description, b.groups[i].description);
 		ck_assert_uint_eq(a.groups[i].first_prefix, b.groups[i].first_prefix);
 		ck_assert_uint_eq(a.groups[i].nprefixes, b.groups[i].nprefixes);
+		ck_assert_uint_eq(a.groups[i].sampling_rate, b.groups[i].sampling_rate);
+		ck_assert_uint_eq(a.groups[i].ceiling_udp_pps, b.groups[i].ceiling_udp_pps);
+		ck_assert_int_eq(a.groups[i].combine, b.groups[i].combine);
+		ck_assert_int_eq(a.groups[i].time_of_week, b.groups[i].time_of_week);
+		ck_assert_uint_eq(a.groups[i].warmup_steps, b.groups[i].warmup_steps);
 	}
+	ck_assert_uint_eq(a.groups[0].sampling_rate, 100);
+	ck_assert_int_eq(a.groups[0].combine, MM_COMBINE_BOTH);
+	ck_assert_int_eq(a.groups[0].time_of_week, 0);
+	ck_assert_uint_eq(a.slow_window_steps, 60);
+	ck_assert_uint_eq(a.slow_window_steps, b.slow_window_steps);
 	ck_assert_uint_eq(a.ngroup_prefixes, 3);
 	ck_assert_uint_eq(a.ngroup_prefixes, b.ngroup_prefixes);
 	for (unsigned i = 0; i < a.ngroup_prefixes; i++) {
@@ -1179,6 +1303,181 @@ START_TEST(test_group_of)
 	ck_assert_int_eq(mm_config_group_of(&c, a), 0);
 	mm_addr_parse("fe80::1", a);
 	ck_assert_int_eq(mm_config_group_of(&c, a), 0);
+	mm_config_free(&c);
+}
+END_TEST
+
+/* The detection keys of a group: every one at its bounds, the defaults
+ * where not given, and [detector] at its bounds. */
+START_TEST(test_group_detection)
+{
+	struct mm_config c;
+	const struct mm_group_cfg *g;
+
+	load_ok(&c, "[group high]\n"
+		    "prefix = 10.0.0.0/8\n"
+		    "sampling_rate = 1000000\n"
+		    "min_sampled_packets = 1000000\n"
+		    "min_sampled_flows = 1000000\n"
+		    "min_reflectors = 1000\n"
+		    "ceiling_pps = 4000000000\n"
+		    "ceiling_mbps = 10000000\n"
+		    "ceiling_flows = 4000000000\n"
+		    "ceiling_tcp_pps = 4000000000\n"
+		    "ceiling_udp_pps = 4000000000\n"
+		    "ceiling_icmp_pps = 4000000000\n"
+		    "ceiling_syn_pps = 4000000000\n"
+		    "ceiling_amp_pps = 4000000000\n"
+		    "ceiling_out_pps = 4000000000\n"
+		    "ceiling_out_mbps = 10000000\n"
+		    "score_investigate = 1000\n"
+		    "score_act = 1000\n"
+		    "combine = ceiling\n"
+		    "confirm_fast_hits = 16\n"
+		    "confirm_fast_steps = 16\n"
+		    "confirm_slow_hits = 16\n"
+		    "confirm_slow_steps = 16\n"
+		    "warmup_steps = 65535\n"
+		    "ewma_alpha = 500\n"
+		    "learn_clip = 100\n"
+		    "time_of_week = no\n"
+		    "[group low]\n"
+		    "prefix = 11.0.0.0/8\n"
+		    "sampling_rate = 1\n"
+		    "min_sampled_packets = 1\n"
+		    "min_sampled_flows = 1\n"
+		    "min_reflectors = 1\n"
+		    "ceiling_pps = 0\n"
+		    "ceiling_mbps = 0\n"
+		    "ceiling_flows = 0\n"
+		    "ceiling_icmp_pps = 0\n"
+		    "ceiling_syn_pps = 0\n"
+		    "ceiling_amp_pps = 0\n"
+		    "score_investigate = 1\n"
+		    "score_act = 1\n"
+		    "combine = baseline\n"
+		    "confirm_fast_hits = 1\n"
+		    "confirm_fast_steps = 1\n"
+		    "confirm_slow_hits = 1\n"
+		    "confirm_slow_steps = 1\n"
+		    "warmup_steps = 1\n"
+		    "ewma_alpha = 1\n"
+		    "learn_clip = 1\n"
+		    "[group plain]\n"
+		    "prefix = 12.0.0.0/8\n"
+		    "[detector]\n"
+		    "slow_window_steps = 1440\n"
+		    "update_steps = 8640\n"
+		    "calm_steps = 1\n"
+		    "max_incidents = 10000000\n");
+	g = &c.groups[0];
+	ck_assert_uint_eq(g->sampling_rate, 1000000);
+	ck_assert_uint_eq(g->min_sampled_packets, 1000000);
+	ck_assert_uint_eq(g->min_sampled_flows, 1000000);
+	ck_assert_uint_eq(g->min_reflectors, 1000);
+	ck_assert_uint_eq(g->ceiling_pps, 4000000000u);
+	ck_assert_uint_eq(g->ceiling_mbps, 10000000);
+	ck_assert_uint_eq(g->ceiling_flows, 4000000000u);
+	ck_assert_uint_eq(g->ceiling_tcp_pps, 4000000000u);
+	ck_assert_uint_eq(g->ceiling_udp_pps, 4000000000u);
+	ck_assert_uint_eq(g->ceiling_icmp_pps, 4000000000u);
+	ck_assert_uint_eq(g->ceiling_syn_pps, 4000000000u);
+	ck_assert_uint_eq(g->ceiling_amp_pps, 4000000000u);
+	ck_assert_uint_eq(g->ceiling_out_pps, 4000000000u);
+	ck_assert_uint_eq(g->ceiling_out_mbps, 10000000);
+	ck_assert_uint_eq(g->score_investigate, 1000);
+	ck_assert_uint_eq(g->score_act, 1000);
+	ck_assert_int_eq(g->combine, MM_COMBINE_CEILING);
+	ck_assert_uint_eq(g->confirm_fast_hits, 16);
+	ck_assert_uint_eq(g->confirm_fast_steps, 16);
+	ck_assert_uint_eq(g->confirm_slow_hits, 16);
+	ck_assert_uint_eq(g->confirm_slow_steps, 16);
+	ck_assert_uint_eq(g->warmup_steps, 65535);
+	ck_assert_uint_eq(g->ewma_alpha, 500);
+	ck_assert_uint_eq(g->learn_clip, 100);
+	ck_assert_int_eq(g->time_of_week, 0);
+	g = &c.groups[1];
+	ck_assert_uint_eq(g->sampling_rate, 1);
+	ck_assert_uint_eq(g->min_sampled_packets, 1);
+	ck_assert_uint_eq(g->ceiling_pps, 0);
+	ck_assert_uint_eq(g->ceiling_icmp_pps, 0);
+	ck_assert_uint_eq(g->score_investigate, 1);
+	ck_assert_uint_eq(g->score_act, 1);
+	ck_assert_int_eq(g->combine, MM_COMBINE_BASELINE);
+	ck_assert_uint_eq(g->confirm_slow_steps, 1);
+	ck_assert_uint_eq(g->warmup_steps, 1);
+	ck_assert_uint_eq(g->ewma_alpha, 1);
+	ck_assert_int_eq(g->time_of_week, 1);
+	/* Not given: the defaults. */
+	g = &c.groups[2];
+	ck_assert_uint_eq(g->sampling_rate, 1000);
+	ck_assert_uint_eq(g->min_sampled_packets, 10);
+	ck_assert_uint_eq(g->min_sampled_flows, 4);
+	ck_assert_uint_eq(g->min_reflectors, 3);
+	ck_assert_uint_eq(g->ceiling_pps, 1000000);
+	ck_assert_uint_eq(g->ceiling_mbps, 10000);
+	ck_assert_uint_eq(g->ceiling_flows, 200000);
+	ck_assert_uint_eq(g->ceiling_tcp_pps, 0);
+	ck_assert_uint_eq(g->ceiling_udp_pps, 0);
+	ck_assert_uint_eq(g->ceiling_icmp_pps, 100000);
+	ck_assert_uint_eq(g->ceiling_syn_pps, 100000);
+	ck_assert_uint_eq(g->ceiling_amp_pps, 50000);
+	ck_assert_uint_eq(g->ceiling_out_pps, 0);
+	ck_assert_uint_eq(g->ceiling_out_mbps, 0);
+	ck_assert_uint_eq(g->score_investigate, 6);
+	ck_assert_uint_eq(g->score_act, 10);
+	ck_assert_int_eq(g->combine, MM_COMBINE_EITHER);
+	ck_assert_uint_eq(g->confirm_fast_hits, 2);
+	ck_assert_uint_eq(g->confirm_fast_steps, 3);
+	ck_assert_uint_eq(g->confirm_slow_hits, 6);
+	ck_assert_uint_eq(g->confirm_slow_steps, 9);
+	ck_assert_uint_eq(g->warmup_steps, 180);
+	ck_assert_uint_eq(g->ewma_alpha, 10);
+	ck_assert_uint_eq(g->learn_clip, 3);
+	ck_assert_int_eq(g->time_of_week, 1);
+	ck_assert_uint_eq(c.slow_window_steps, 1440);
+	ck_assert_uint_eq(c.incident_update_steps, 8640);
+	ck_assert_uint_eq(c.incident_calm_steps, 1);
+	ck_assert_uint_eq(c.max_incidents, 10000000);
+	mm_config_free(&c);
+
+	/* The combine names, both ways. */
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(mm_combine_parse(mm_combine_name(i)), i);
+	ck_assert_ptr_null(mm_combine_name(4));
+	ck_assert_ptr_null(mm_combine_name(-1));
+	ck_assert_int_eq(mm_combine_parse("never"), -1);
+}
+END_TEST
+
+/* Every error of several groups' detection keys comes out, in file
+ * order. */
+START_TEST(test_group_detection_errors)
+{
+	struct mm_config c;
+	char *errs = NULL;
+	int n = load(&c,
+		     "[group a]\n"                  /* 1 */
+		     "prefix = 10.0.0.0/8\n"
+		     "score_investigate = 9\n"
+		     "score_act = 7\n"
+		     "combine = maybe\n"             /* 5 */
+		     "[group b]\n"
+		     "confirm_fast_hits = 5\n"
+		     "prefix = 11.0.0.0/8\n"
+		     "confirm_fast_steps = 4\n"
+		     "confirm_slow_hits = 10\n"      /* 10 */
+		     "[detector]\n"
+		     "calm_steps = 0\n",
+		     &errs);
+
+	ck_assert_int_eq(n, 5);
+	ck_assert_str_eq(errs, "t.conf:5: combine: unknown mode 'maybe' (use either, both, ceiling or baseline)\n"
+			       "t.conf:4: [group a]: score_investigate 9 is above score_act 7\n"
+			       "t.conf:9: [group b]: confirm_fast_hits 5 is more than confirm_fast_steps 4\n"
+			       "t.conf:10: [group b]: confirm_slow_hits 10 is more than confirm_slow_steps 9\n"
+			       "t.conf:12: calm_steps: 0 out of range (1..8640)\n");
+	free(errs);
 	mm_config_free(&c);
 }
 END_TEST
@@ -1420,6 +1719,17 @@ START_TEST(test_example_config)
 	ck_assert_str_eq(pc, pd);
 	free(pc);
 	free(pd);
+	mm_config_free(&d);
+	/* The example group's detection keys are the defaults too. */
+	load_ok(&d, "[group customers]\nprefix = 198.51.100.0/24\nprefix = 2001:db8:100::/48\n"
+		    "description = example: documentation prefixes\n");
+	view.ngroups = c.ngroups;
+	view.ngroup_prefixes = c.ngroup_prefixes;
+	pc = print_str(&view);
+	pd = print_str(&d);
+	ck_assert_str_eq(pc, pd);
+	free(pc);
+	free(pd);
 	mm_config_free(&c);
 	mm_config_free(&d);
 }
@@ -1502,6 +1812,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_groups_parsed);
 	tcase_add_test(tc, test_group_of);
 	tcase_add_test(tc, test_group_of_by_hand);
+	tcase_add_test(tc, test_group_detection);
+	tcase_add_test(tc, test_group_detection_errors);
 	tcase_add_test(tc, test_group_overlaps_all_reported);
 	tcase_add_test(tc, test_many_groups);
 	tcase_add_test(tc, test_group_limits);

@@ -51,7 +51,9 @@ const struct mm_stat_field mm_exporter_stat_fields[] = {
 	F(seq_resets),       F(unknown_template),
 	F(pending_queued),   F(pending_decoded),
 	F(pending_dropped),  F(pending_expired),
-	F(unknown_sampling), F(domains_evicted),
+	F(unknown_sampling), F(flow_samples),
+	F(counter_samples),  F(sample_drops),
+	F(domains_evicted),
 };
 #undef F
 #define NSTAT (sizeof(mm_exporter_stat_fields) / sizeof(mm_exporter_stat_fields[0]))

@@ -202,6 +202,11 @@ static void stats_line(char *buf, size_t len, const struct mm_exporter_stats *st
 		 st->datagrams, st->records, st->malformed, st->unsupported, st->lost_packets, st->lost_records,
 		 st->unknown_template, st->unknown_sampling, held, st->pending_dropped + st->pending_expired,
 		 st->templates);
+	size_t n = strlen(buf);
+	if ((st->flow_samples | st->counter_samples) && n < len)
+		snprintf(buf + n, len - n,
+			 " flow_samples %" PRIu64 " counter_samples %" PRIu64 " sample_drops %" PRIu64,
+			 st->flow_samples, st->counter_samples, st->sample_drops);
 }
 
 static uint64_t kernel_drops(const struct collector *c)

@@ -23,8 +23,9 @@
  *   + L.max_template_fields * sizeof(struct mm_tfield)   (parse scratch)
  * and the exporter table holds at most L.max_exporters of them.  On x86-64
  * with the defaults (16 domains of 32 samplers, 256 templates of <= 128
- * fields, 32 pending sets in 64 KiB) that is about 0.4 + 13 + 537 + 66 + 1
- * = 617 KiB per exporter, ~620 MiB for 1024 exporters: the worst case an
+ * fields, 32 pending sets in 64 KiB) that is about 2.5 + 13 + 537 + 66 + 1
+ * = 619 KiB per exporter (struct mm_exporter's 2.5 KiB include the 2 KiB
+ * sFlow data-source table), ~620 MiB for 1024 exporters: the worst case an
  * attacker can force with spoofed exporters and maximal templates (real
  * exporters use a few KiB).  Deployments lower max_exporters or turn on the
  * exporter allowlist.
@@ -70,8 +71,8 @@ struct mm_exporter_stats {
 	uint64_t templates_evicted; /* LRU evictions at max_templates */
 	uint64_t malformed;         /* datagrams or sets rejected as malformed */
 	uint64_t unsupported;       /* well-formed but unknown version */
-	uint64_t lost_packets;      /* sequence gaps in export packets (v9) */
-	uint64_t lost_records;      /* sequence gaps in records (v5, IPFIX, sFlow) */
+	uint64_t lost_packets;      /* sequence gaps in export packets (v9, sFlow datagrams) */
+	uint64_t lost_records;      /* sequence gaps in records (v5, IPFIX) */
 	uint64_t seq_reordered;     /* datagrams arriving behind the expected sequence */
 	uint64_t seq_resets;        /* sequence jumps taken as an exporter restart */
 	uint64_t unknown_template;  /* data sets whose template never came (expired/overflow) */
@@ -80,6 +81,9 @@ struct mm_exporter_stats {
 	uint64_t pending_dropped;   /* ... dropped: queue full (sets or bytes) */
 	uint64_t pending_expired;   /* ... dropped: template did not come in time */
 	uint64_t unknown_sampling;  /* records scaled by the default rate */
+	uint64_t flow_samples;      /* sFlow flow samples read (a record each when they carry IP) */
+	uint64_t counter_samples;   /* sFlow counter samples (counted, content skipped) */
+	uint64_t sample_drops;      /* packets an sFlow agent could not sample (its drops counters' growth) */
 	uint64_t domains_evicted;
 };
 
@@ -153,6 +157,24 @@ struct mm_pending {
 	uint8_t used;
 };
 
+/*
+ * An sFlow data source (sflow.c): the agent's cumulative `drops` counter
+ * last seen for (agent and sub-agent, source id), so that only its growth
+ * is counted in st.sample_drops.  MM_SFLOW_SOURCES entries per exporter,
+ * 4-way set associative, least recently used replaced within a set; a
+ * source seen for the first time (or again after replacement) only sets
+ * the baseline.
+ */
+#define MM_SFLOW_SOURCES 128u
+struct mm_sflow_source {
+	uint32_t domain_key; /* hash of (agent address, sub-agent id) */
+	uint32_t index;      /* source id index */
+	uint32_t drops;      /* cumulative drops last seen */
+	uint8_t cls;         /* source id type (0 ifIndex, 1 VLAN, 2 entity) */
+	uint8_t used;
+	uint16_t pad_;
+};
+
 struct mm_exporter {
 	uint8_t addr[16];   /* IPv4-mapped when af == 4 */
 	uint8_t af;
@@ -176,6 +198,8 @@ struct mm_exporter {
 	uint64_t tmpl_saved_gen; /* owner's: tmpl_gen when last persisted */
 	uint64_t tmpl_saved_ms;  /* owner's: when last persisted */
 
+	struct mm_sflow_source sflow_src[MM_SFLOW_SOURCES]; /* sFlow drops baselines */
+
 	char err[160];  /* last rejection, sanitised text */
 };
 
@@ -186,11 +210,12 @@ void mm_exporter_free(struct mm_exporter *ex);
 /*
  * Decode one datagram from `ex`.  The format is recognised from its content
  * (version field), so any port carries any format.  now_ms is the receive
- * time (used only for pending-set timeouts).  Emits each flow data record to
- * `sink` and returns how many it emitted, or -1 when the datagram (or a set
- * in it) was malformed: counted once in st.malformed, ex->err says why.  The
- * records of sets before a bad set have been emitted (and counted in
- * st.records); nothing after it is read, since its lengths cannot be trusted.
+ * time (used for pending-set timeouts, and as the time of sFlow samples).
+ * Emits each flow data record to `sink` and returns how many it emitted, or
+ * -1 when the datagram (or a set, or an sFlow sample, in it) was malformed:
+ * counted once in st.malformed, ex->err says why.  The records of sets (or
+ * samples) before a bad one have been emitted (and counted in st.records);
+ * nothing after it is read, since its lengths cannot be trusted.
  */
 int mm_decode(struct mm_exporter *ex, const uint8_t *buf, size_t len, uint64_t now_ms,
 	      const struct mm_flow_sink *sink);
@@ -202,6 +227,11 @@ int netflow9_decode(struct mm_exporter *ex, const uint8_t *buf, size_t len, uint
 		    const struct mm_flow_sink *sink);
 int ipfix_decode(struct mm_exporter *ex, const uint8_t *buf, size_t len, uint64_t now_ms,
 		 const struct mm_flow_sink *sink);
+/* sFlow v5 (sflow.c): one record per flow sample that carries an IPv4 or
+ * IPv6 packet (raw header or sampled IP record); start = end = now_ms, since
+ * sFlow carries no time of its own.  docs/decoding.md has the details. */
+int sflow5_decode(struct mm_exporter *ex, const uint8_t *buf, size_t len, uint64_t now_ms,
+		  const struct mm_flow_sink *sink);
 
 /*
  * Persistence of what an exporter taught us (templates, sampler rates,

@@ -51,7 +51,7 @@ struct mm_flow {
 	uint8_t src_addr[16];    /* IPv4-mapped when af == 4 */
 	uint8_t dst_addr[16];
 	uint8_t exporter[16];    /* exporter (agent) address, IPv4-mapped when v4 */
-	uint64_t bytes;          /* as exported (L3 bytes; sFlow: frame length) */
+	uint64_t bytes;          /* as exported: L3 bytes (sFlow/NFLOG: the sampled packet's IP length) */
 	uint64_t packets;        /* as exported */
 	uint64_t bytes_scaled;   /* bytes * sampling_rate, saturating */
 	uint64_t packets_scaled; /* packets * sampling_rate, saturating */

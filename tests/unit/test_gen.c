@@ -6,7 +6,9 @@
  *     header sequence numbers and counts, templates and sampling options,
  *     no malformed packet or expert warning, and every decoded record equal
  *     to the generator's own --dump, timestamps included;
- *   - with the project's decoders (tests/unit/lib), the same equality;
+ *   - with the project's decoders (tests/unit/lib), the same equality
+ *     (sFlow, one sample per sampled packet: packets and bytes summed per
+ *     flow, plus datagram and sample sequence numbers, rate and pool);
  *   - byte-identical output for a seed, the ground-truth lines, the shape of
  *     each attack class, and UDP sending on loopback (scenario, benchmark
  *     pool, rate limiter).
@@ -293,7 +295,7 @@ static const struct {
 	{ "--pcap /dev/null --attack syn_flood:pps=1,pps=2", "given twice" },
 	{ "--pcap /dev/null --count 100 --attack flood:pps=1", "end= needed" },
 	{ "-f v5 --pcap /dev/null --prefix 2001:db8::/48", "cannot carry IPv6" },
-	{ "-f v7 --pcap /dev/null", "use v5, v9 or ipfix" },
+	{ "-f v7 --pcap /dev/null", "use v5, v9, ipfix or sflow" },
 	{ "--pcap /dev/null --prefix 10.0.0.1/16", "host bits set" },
 	{ "--pcap /dev/null --prefix 10.0.0.0/16 --prefix 10.0.5.0/24", "overlaps" },
 	{ "--pcap /dev/null --prefix 10.0.0.0/24 --hosts 1000", "does not fit" },
@@ -330,7 +332,7 @@ START_TEST(test_cli_help)
 	ck_assert_int_eq(system(cmd), 0);
 	char *h = slurp(tmp("help.txt"), NULL);
 	static const char *const want[] = {
-		"--send HOST:PORT", "--rate", "--pcap FILE", "--pool N", "--template-every", "--records-per-datagram",
+		"--send HOST:PORT", "--rate", "--pcap FILE", "--pool N", "--template-every", "--records-per-datagram", "sflow",
 		"flood", "syn_flood", "amplification", "carpet_bombing", "horizontal_scan", "vertical_scan",
 		"bruteforce", "outbound_flood", "outbound_scan", "exfiltration", "memcached", "pps=S", "x=M",
 	};
@@ -529,7 +531,7 @@ END_TEST
 /* ------------------------------------------------------------------ */
 /* Every record decoded = every record dumped                           */
 
-static const char *const formats[] = { "v5", "v9", "ipfix" };
+static const char *const formats[] = { "v5", "v9", "ipfix", "sflow" };
 
 static const char *scenario_args(int v6)
 {
@@ -642,6 +644,295 @@ START_TEST(test_decoders_match_dump)
 		lines_add(&got, buf);
 	}
 	lines_equal(&got, &want, f);
+	lines_free(&got);
+	lines_free(&want);
+	tu_free(&d);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* sFlow: one flow sample per sampled packet                            */
+
+/* Per-flow sums "src sport dst dport proto flags packets bytes [rate]":
+ * sFlow sends a flow's N packets as N samples, so samples and dumped
+ * records are compared after adding up the packets and bytes of each
+ * (src, sport, dst, dport, proto, flags). */
+struct fsum {
+	char key[200];
+	uint64_t packets, bytes;
+};
+
+struct fsums {
+	struct fsum *v;
+	size_t n, cap;
+};
+
+static void fsum_add(struct fsums *a, const char *key, uint64_t packets, uint64_t bytes)
+{
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 1024;
+		a->v = realloc(a->v, a->cap * sizeof(*a->v));
+		ck_assert_ptr_nonnull(a->v);
+	}
+	snprintf(a->v[a->n].key, sizeof(a->v[a->n].key), "%s", key);
+	a->v[a->n].packets = packets;
+	a->v[a->n].bytes = bytes;
+	a->n++;
+}
+
+static int cmp_fsum(const void *x, const void *y)
+{
+	return strcmp(((const struct fsum *)x)->key, ((const struct fsum *)y)->key);
+}
+
+/* Sort, merge equal keys, and turn into record lines. */
+static void fsum_lines(struct fsums *a, struct lines *out)
+{
+	qsort(a->v, a->n, sizeof(*a->v), cmp_fsum);
+	for (size_t i = 0; i < a->n;) {
+		uint64_t p = 0, b = 0;
+		size_t j = i;
+		for (; j < a->n && strcmp(a->v[j].key, a->v[i].key) == 0; j++) {
+			p += a->v[j].packets;
+			b += a->v[j].bytes;
+		}
+		char buf[256];
+		snprintf(buf, sizeof(buf), "%s %" PRIu64 " %" PRIu64, a->v[i].key, p, b);
+		lines_add(out, buf);
+		i = j;
+	}
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}
+
+/* The --dump file summed per flow key ("... rate" appended with with_rate). */
+static void dump_sums(const char *path, struct lines *l, int with_rate)
+{
+	char *s = slurp(path, NULL);
+	ck_assert_ptr_nonnull(s);
+	struct fsums a = { 0 };
+	char *save = NULL;
+	int first = 1;
+	for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (first) {
+			first = 0;
+			continue;
+		}
+		char *c[12], key[200];
+		ck_assert_uint_eq(split(line, '\t', c, 12), 12);
+		snprintf(key, sizeof(key), "%s %s %s %s %s %lu%s%s", c[2], c[3], c[4], c[5], c[6], strtoul(c[7], NULL, 16),
+			 with_rate ? " " : "", with_rate ? c[10] : "");
+		fsum_add(&a, key, strtoull(c[8], NULL, 10), strtoull(c[9], NULL, 10));
+	}
+	free(s);
+	fsum_lines(&a, l);
+}
+
+static const char *sflow_args(void)
+{
+	return "--duration 10 --step-rate 300 --hosts 800 --sampling 256 --prefix 10.4.0.0/16 "
+	       "--prefix 2001:db8:4::/48 --domain 9 --exporter 192.0.2.7 "
+	       "--attack syn_flood:victim=10.4.0.5,start=1,end=8,pps=30 "
+	       "--attack amplification:victim=2001:db8:4::10,vector=ntp,start=2,end=9,pps=10 "
+	       "--attack flood:victim=2001:db8:4::11,proto=icmp,start=3,end=6,pps=5 "
+	       "--attack exfiltration:source=10.4.0.9,target=192.0.2.80,pps=40,start=0,end=10,active=2";
+}
+
+static void expect_clean_sflow(const char *pcap)
+{
+	/* tshark's TCP analysis would see the samples of one connection as a
+	 * stream with holes; only malformed packets and warnings or errors
+	 * of the dissectors themselves count here. */
+	char *s = tshark(pcap, "-o tcp.analyze_sequence_numbers:FALSE "
+			       "-Y '_ws.malformed || _ws.expert.severity >= 6291456' -e frame.number "
+			       "-e _ws.expert.message");
+	ck_assert_msg(s[0] == '\0', "tshark flags frames in %s:\n%.500s", pcap, s);
+	free(s);
+}
+
+START_TEST(test_sflow_headers_and_samples)
+{
+	SKIP_WITHOUT_TSHARK();
+	char *err;
+	const char *pcap = tmp("sflow.pcap");
+	ck_assert_int_eq(gen(&err, "-f sflow -s 21 %s --pcap '%s'", sflow_args(), pcap), 0);
+	uint64_t records = summary(err, "records"), samples = summary(err, "samples");
+	uint64_t dgrams = summary(err, "datagrams");
+	ck_assert_uint_eq(summary(err, "template_datagrams"), 0);
+	/* background, SYN, NTP, ICMP flood records; exfiltration: 4 records
+	 * (every 2 s) of 80 sampled packets, so at least 4 * 79 more samples */
+	ck_assert_uint_eq(records, 3000 + 7 * 30 + 7 * 10 + 3 * 5 + 4);
+	ck_assert_uint_ge(samples, records + 4 * 79);
+	free(err);
+
+	char *s = tshark(pcap, "-e sflow_245.version -e sflow_245.agent -e sflow_245.sub_agent_id "
+			       "-e sflow_245.sequence_number -e sflow_245.numsamples -e sflow.flow_sample.sequence_number "
+			       "-e sflow.flow_sample.sampling_rate -e sflow.flow_sample.sample_pool "
+			       "-e sflow_245.header_protocol -e udp.dstport -e ip.src -e sflow.flow_sample.source_id_class "
+			       "-e sflow.flow_sample.dropped_packets");
+	uint64_t frames = 0, seen = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		enum { NV = 64 };
+		char *c[13], *sq[NV], *rt[NV], *pl[NV], *hp[NV], *port[NV], *src[NV], *cls[NV], *dr[NV];
+		ck_assert_uint_eq(split(line, '\t', c, 13), 13);
+		ck_assert_str_eq(c[0], "5");
+		ck_assert_str_eq(c[1], "192.0.2.7");
+		ck_assert_str_eq(c[2], "9");
+		ck_assert_uint_eq(strtoull(c[3], NULL, 10), frames + 1);
+		unsigned n = (unsigned)atoi(c[4]);
+		ck_assert_uint_eq(values(c[5], sq, NV), n);
+		ck_assert_uint_eq(values(c[6], rt, NV), n);
+		ck_assert_uint_eq(values(c[7], pl, NV), n);
+		ck_assert_uint_eq(values(c[8], hp, NV), n);
+		ck_assert_uint_eq(values(c[11], cls, NV), n);
+		ck_assert_uint_eq(values(c[12], dr, NV), n);
+		ck_assert_uint_ge(values(c[9], port, NV), 1);
+		ck_assert_str_eq(port[0], "6343");
+		ck_assert_uint_ge(values(c[10], src, NV), 1);
+		ck_assert_str_eq(src[0], "192.0.2.7");
+		for (unsigned i = 0; i < n; i++) {
+			ck_assert_msg(strtoull(sq[i], NULL, 10) == seen + 1, "frame %" PRIu64 ": sample sequence %s, want %" PRIu64,
+				      frames + 1, sq[i], seen + 1);
+			ck_assert_str_eq(rt[i], "256");
+			ck_assert_uint_eq(strtoull(pl[i], NULL, 10), (seen + 1) * 256);
+			ck_assert_str_eq(hp[i], "1");
+			ck_assert_str_eq(cls[i], "2");
+			ck_assert_str_eq(dr[i], "0");
+			seen++;
+		}
+		frames++;
+	}
+	free(s);
+	ck_assert_uint_eq(frames, dgrams);
+	ck_assert_uint_eq(seen, samples);
+	expect_clean_sflow(pcap);
+}
+END_TEST
+
+/* Every sample as tshark dissects its header, summed per flow, equals the
+ * dump summed likewise. */
+START_TEST(test_sflow_tshark_matches_dump)
+{
+	SKIP_WITHOUT_TSHARK();
+	char pcap[PATH_MAX], dump[PATH_MAX], *err;
+	snprintf(pcap, sizeof(pcap), "%s", tmp("sm.pcap"));
+	snprintf(dump, sizeof(dump), "%s", tmp("sm.dump"));
+	ck_assert_int_eq(gen(&err, "-f sflow -s 11 %s --pcap '%s' --dump '%s'", scenario_args(1), pcap, dump), 0);
+	uint64_t samples = summary(err, "samples");
+	free(err);
+
+	struct lines want = { 0 }, got = { 0 };
+	struct fsums a = { 0 };
+	dump_sums(dump, &want, 0);
+	/* per frame: IPv4 samples first (outer header = occurrence 0), then
+	 * IPv6 ones; L4 fields in sample order per protocol */
+	char *s = tshark(pcap, "-o tcp.analyze_sequence_numbers:FALSE -e ip.src -e ip.dst -e ip.len -e ip.proto "
+			       "-e ipv6.src -e ipv6.dst -e ipv6.plen -e ipv6.nxt -e tcp.srcport -e tcp.dstport -e tcp.flags "
+			       "-e udp.srcport -e udp.dstport -e icmp.type -e icmp.code -e icmpv6.type -e icmpv6.code "
+			       "-e sflow_245.numsamples");
+	uint64_t total = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		enum { NV = 64 };
+		char *c[18];
+		static char *v[18][NV];
+		unsigned n[18];
+		ck_assert_uint_eq(split(line, '\t', c, 18), 18);
+		for (int k = 0; k < 18; k++)
+			n[k] = values(c[k], v[k], NV);
+		unsigned ns = (unsigned)atoi(c[17]);
+		ck_assert_uint_ge(n[0], 1);
+		unsigned n4 = n[0] - 1, n6 = n[4];
+		ck_assert_uint_eq(n4 + n6, ns);
+		unsigned it = 0, iu = 1 /* outer UDP */, ii = 0, ii6 = 0;
+		for (unsigned i = 0; i < ns; i++) {
+			int v6 = i >= n4;
+			unsigned j = v6 ? i - n4 : i + 1;
+			const char *src = v6 ? v[4][j] : v[0][j], *dst = v6 ? v[5][j] : v[1][j];
+			unsigned proto = (unsigned)atoi(v6 ? v[7][j] : v[3][j]);
+			uint64_t len = v6 ? strtoull(v[6][j], NULL, 10) + 40 : strtoull(v[2][j], NULL, 10);
+			unsigned sport = 0, dport = 0;
+			unsigned long flags = 0;
+			if (proto == 6) {
+				ck_assert_uint_lt(it, n[8]);
+				sport = (unsigned)atoi(v[8][it]);
+				dport = (unsigned)atoi(v[9][it]);
+				flags = strtoul(v[10][it], NULL, 16);
+				it++;
+			} else if (proto == 17) {
+				ck_assert_uint_lt(iu, n[11]);
+				sport = (unsigned)atoi(v[11][iu]);
+				dport = (unsigned)atoi(v[12][iu]);
+				iu++;
+			} else if (proto == 1) {
+				ck_assert_uint_lt(ii, n[13]);
+				dport = (unsigned)(atoi(v[13][ii]) << 8 | atoi(v[14][ii]));
+				ii++;
+			} else if (proto == 58) {
+				ck_assert_uint_lt(ii6, n[15]);
+				dport = (unsigned)(atoi(v[15][ii6]) << 8 | atoi(v[16][ii6]));
+				ii6++;
+			}
+			char key[200];
+			snprintf(key, sizeof(key), "%s %u %s %u %u %lu", src, sport, dst, dport, proto, flags);
+			fsum_add(&a, key, 1, len);
+			total++;
+		}
+	}
+	free(s);
+	ck_assert_uint_eq(total, samples);
+	fsum_lines(&a, &got);
+	lines_equal(&got, &want, "sflow");
+	lines_free(&got);
+	lines_free(&want);
+	expect_clean_sflow(pcap);
+}
+END_TEST
+
+/* mamori's decoder returns the generated packets: one record per sample,
+ * summed per flow equal to the dump, at the sampling rate, stamped with the
+ * datagram's time. */
+START_TEST(test_sflow_decoder_matches_dump)
+{
+	char pcap[PATH_MAX], dump[PATH_MAX], *err;
+	snprintf(pcap, sizeof(pcap), "%s", tmp("sd.pcap"));
+	snprintf(dump, sizeof(dump), "%s", tmp("sd.dump"));
+	ck_assert_int_eq(gen(&err, "-f sflow -s 13 %s --pcap '%s' --dump '%s'", scenario_args(1), pcap, dump), 0);
+	uint64_t samples = summary(err, "samples"), dgrams = summary(err, "datagrams");
+	free(err);
+
+	struct tu_decoded d;
+	memset(&d, 0, sizeof(d));
+	ck_assert_int_eq(tu_decode_capture(&d, pcap), 0);
+	struct mm_exporter_stats st = tu_stats(&d);
+	ck_assert_uint_eq(d.datagrams, dgrams);
+	ck_assert_uint_eq(d.nrecs, samples);
+	ck_assert_uint_eq(st.flow_samples, samples);
+	ck_assert_uint_eq(st.malformed, 0);
+	ck_assert_uint_eq(st.lost_packets, 0);
+	ck_assert_uint_eq(st.unknown_sampling, 0);
+	ck_assert_uint_eq(st.sample_drops, 0);
+
+	struct lines want = { 0 }, got = { 0 };
+	struct fsums a = { 0 };
+	dump_sums(dump, &want, 1);
+	for (size_t i = 0; i < d.nrecs; i++) {
+		const struct mm_flow *r = &d.recs[i];
+		char s[64], t[64], key[200];
+		ck_assert_uint_eq(r->format, MM_FMT_SFLOW5);
+		ck_assert_uint_eq(r->sampling_src, MM_SAMPLING_HEADER);
+		ck_assert_uint_eq(r->packets, 1);
+		ck_assert_uint_eq(r->packets_scaled, 1000);
+		ck_assert_uint_eq(r->start_ms, r->end_ms);
+		ck_assert_uint_ge(r->start_ms, T0 * 1000);
+		ck_assert_uint_le(r->start_ms, T0 * 1000 + 30000);
+		snprintf(key, sizeof(key), "%s %u %s %u %u %u %u", mm_addr_str(r->src_addr, s, sizeof(s)), r->src_port,
+			 mm_addr_str(r->dst_addr, t, sizeof(t)), r->dst_port, r->proto, r->tcp_flags, r->sampling_rate);
+		fsum_add(&a, key, r->packets, r->bytes);
+	}
+	fsum_lines(&a, &got);
+	lines_equal(&got, &want, "sflow decoder");
 	lines_free(&got);
 	lines_free(&want);
 	tu_free(&d);
@@ -1126,6 +1417,81 @@ START_TEST(test_send_pool_v9)
 }
 END_TEST
 
+/* sFlow over UDP: samples numbered across datagrams, and the datagrams
+ * decode to one record per sample; the pool's re-sent datagrams too. */
+static void check_sflow_stream(uint8_t (*buf)[2048], const size_t *lens, unsigned n, uint64_t samples)
+{
+	struct tu_decoded d;
+	memset(&d, 0, sizeof(d));
+	uint64_t seen = 0;
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *p = buf[i];
+		ck_assert_uint_eq(g32(p), 5);
+		ck_assert_uint_eq(g32(p + 4), 1);
+		ck_assert_uint_eq(g32(p + 8), 0x7f000001);
+		ck_assert_uint_eq(g32(p + 16), i + 1); /* datagram sequence */
+		unsigned count = g32(p + 24);
+		size_t off = 28;
+		for (unsigned k = 0; k < count; k++) {
+			ck_assert_uint_le(off + 28, lens[i]);
+			ck_assert_uint_eq(g32(p + off), 1);
+			ck_assert_uint_eq(g32(p + off + 8), seen + 1); /* sample sequence */
+			ck_assert_uint_eq(g32(p + off + 16), 1000);
+			ck_assert_uint_eq(g32(p + off + 20), (uint32_t)((seen + 1) * 1000));
+			off += 8 + g32(p + off + 4);
+			seen++;
+		}
+		ck_assert_uint_eq(off, lens[i]);
+		ck_assert_int_eq(tu_decode_bytes(&d, p, lens[i], 0), (int)count);
+	}
+	ck_assert_uint_eq(seen, samples);
+	struct mm_exporter_stats st = tu_stats(&d);
+	ck_assert_uint_eq(d.nrecs, samples);
+	ck_assert_uint_eq(st.malformed, 0);
+	ck_assert_uint_eq(st.lost_packets, 0);
+	tu_free(&d);
+}
+
+START_TEST(test_send_sflow)
+{
+	uint16_t port;
+	int fd = udp_sink(&port);
+	char *err;
+	ck_assert_int_eq(gen(&err, "-f sflow --send 127.0.0.1:%u --rate max --count 800 --batch 16", port), 0);
+	ck_assert_uint_eq(summary(err, "records"), 800);
+	uint64_t samples = summary(err, "samples"), dgrams = summary(err, "datagrams");
+	ck_assert_uint_ge(samples, 800);
+	ck_assert_uint_eq(summary(err, "send_errors"), 0);
+	free(err);
+	static uint8_t buf[256][2048];
+	size_t lens[256];
+	unsigned n = drain(fd, buf, 256, lens);
+	ck_assert_uint_eq(n, dgrams);
+	check_sflow_stream(buf, lens, n, samples);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_send_pool_sflow)
+{
+	uint16_t port;
+	int fd = udp_sink(&port);
+	char *err;
+	ck_assert_int_eq(gen(&err, "-f sflow --send 127.0.0.1:%u --rate max --count 1500 --pool 8 --batch 8", port),
+			 0);
+	uint64_t samples = summary(err, "samples"), dgrams = summary(err, "datagrams");
+	ck_assert_uint_ge(samples, 1500); /* --count counts the pool's records: samples */
+	ck_assert_uint_lt(samples, 1500 + 20);
+	free(err);
+	static uint8_t buf[256][2048];
+	size_t lens[256];
+	unsigned n = drain(fd, buf, 256, lens);
+	ck_assert_uint_eq(n, dgrams);
+	check_sflow_stream(buf, lens, n, samples);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_send_rate_limited)
 {
 	uint16_t port;
@@ -1162,11 +1528,14 @@ static Suite *gen_suite(void)
 	tcase_add_test(tc, test_ipfix_legacy_sampling);
 	tcase_add_loop_test(tc, test_tshark_matches_dump, 0, 3);
 	tcase_add_loop_test(tc, test_decoders_match_dump, 0, 3);
+	tcase_add_test(tc, test_sflow_headers_and_samples);
+	tcase_add_test(tc, test_sflow_tshark_matches_dump);
+	tcase_add_test(tc, test_sflow_decoder_matches_dump);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("scenario");
 	tcase_set_timeout(tc, 120);
-	tcase_add_loop_test(tc, test_deterministic, 0, 3);
+	tcase_add_loop_test(tc, test_deterministic, 0, 4);
 	tcase_add_test(tc, test_background_independent_of_attacks);
 	tcase_add_test(tc, test_truth_file);
 	tcase_add_test(tc, test_truth_clipped_by_count);
@@ -1179,6 +1548,8 @@ static Suite *gen_suite(void)
 	tcase_add_test(tc, test_send_v5);
 	tcase_add_test(tc, test_send_pool_v9);
 	tcase_add_test(tc, test_send_rate_limited);
+	tcase_add_test(tc, test_send_sflow);
+	tcase_add_test(tc, test_send_pool_sflow);
 	suite_add_tcase(s, tc);
 	return s;
 }

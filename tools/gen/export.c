@@ -2,8 +2,8 @@
  * export.c - the exporting process: assembles records into datagrams,
  * keeps the sequence numbers, and sends the templates at start and every
  * --template-every data datagrams.  The wire formats are rows of the
- * format table (encode_v5.c, encode_v9.c, encode_ipfix.c); a new format is
- * a new file plus one row here.
+ * format table (encode_v5.c, encode_v9.c, encode_ipfix.c,
+ * encode_sflow.c); a new format is a new file plus one row here.
  *
  * Sequence numbers, as each format defines them:
  *   v5     flow_sequence = flow records sent before this datagram
@@ -12,20 +12,24 @@
  *   IPFIX  sequence = data records sent before this message in the
  *          observation domain (options data records are data records;
  *          template records are not, RFC 7011 section 3.1)
+ *   sFlow  datagram sequence = datagrams sent before this one (+ 1), and
+ *          per sample the samples sent before it (+ 1)
  *
  * A datagram holds at most --records-per-datagram records; without that
  * option as many as fit a 1500-byte MTU (1472 bytes of UDP payload), v5
  * never more than 30.  v9/IPFIX records are staged per template and a
  * datagram carries one set per template it uses (IPv4 first, then IPv6),
  * as exporters with per-template buffers do.  v9 sets are padded to 4
- * bytes.
+ * bytes.  sFlow (a `per_packet` format) sends one sample per sampled packet
+ * of a flow: a flow of N sampled packets becomes N records, and the
+ * record limits count samples.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "gen.h"
 
-static const struct gen_fmt *const formats[] = { &gen_fmt_v5, &gen_fmt_v9, &gen_fmt_ipfix };
+static const struct gen_fmt *const formats[] = { &gen_fmt_v5, &gen_fmt_v9, &gen_fmt_ipfix, &gen_fmt_sflow };
 
 const struct gen_fmt *gen_fmt_find(const char *name)
 {
@@ -37,6 +41,8 @@ const struct gen_fmt *gen_fmt_find(const char *name)
 	}
 	if (strcmp(name, "v10") == 0)
 		return &gen_fmt_ipfix;
+	if (strcmp(name, "sflow5") == 0)
+		return &gen_fmt_sflow;
 	return NULL;
 }
 
@@ -86,11 +92,13 @@ static struct gen_hdr make_hdr(const struct gen_exporter *x, size_t len, unsigne
 		.len = len,
 		.count = count,
 		.seq = x->seq,
+		.rec_seq = x->rec_seq,
 		.export_ms = t_ms,
 		.boot_ms = x->c.boot_ms,
 		.domain = x->c.domain,
 		.sampling = x->c.sampling,
 	};
+	memcpy(h.agent4, x->c.exporter4, 4);
 	return h;
 }
 
@@ -179,6 +187,8 @@ void gen_exporter_flush(struct gen_exporter *x, uint64_t t_ms)
 	struct gen_hdr h = make_hdr(x, len, x->nrec, t_ms);
 	f->put_header(x->buf, &h);
 	x->seq += f->seq_packets ? 1 : x->nrec;
+	x->rec_seq += x->nrec;
+	x->wire_records += x->nrec;
 	x->datagrams++;
 	x->bytes += len;
 	x->since_tmpl++;
@@ -188,14 +198,11 @@ void gen_exporter_flush(struct gen_exporter *x, uint64_t t_ms)
 	x->sn[0] = x->sn[1] = 0;
 }
 
-void gen_exporter_add(struct gen_exporter *x, const struct mm_flow *fl, uint64_t t_ms)
+/* Stage one wire record of rl bytes. */
+static void add_record(struct gen_exporter *x, const struct mm_flow *fl, uint64_t t_ms, int slot, size_t rl)
 {
 	const struct gen_fmt *f = x->c.fmt;
-	int slot = fl->af == 6 ? 1 : 0;
-	size_t rl = f->rec_len(slot ? 6 : 4);
 
-	if (x->failed)
-		return;
 	if (x->nrec > 0 && dgram_size(x, slot, rl) > x->budget)
 		gen_exporter_flush(x, x->last_ms);
 	if (x->nrec == 0 && gen_exporter_template_due(x))
@@ -204,10 +211,31 @@ void gen_exporter_add(struct gen_exporter *x, const struct mm_flow *fl, uint64_t
 	x->slen[slot] += rl;
 	x->sn[slot]++;
 	x->nrec++;
-	x->flows++;
 	x->last_ms = t_ms;
 	if (x->nrec >= x->max_rec)
 		gen_exporter_flush(x, t_ms);
+}
+
+void gen_exporter_add(struct gen_exporter *x, const struct mm_flow *fl, uint64_t t_ms)
+{
+	const struct gen_fmt *f = x->c.fmt;
+	int slot = fl->af == 6 ? 1 : 0;
+
+	if (x->failed)
+		return;
+	x->flows++;
+	if (!f->per_packet) {
+		add_record(x, fl, t_ms, slot, f->rec_len(slot ? 6 : 4));
+		return;
+	}
+	/* One record per sampled packet, the flow's bytes shared out. */
+	struct mm_flow pk = *fl;
+	uint64_t n = fl->packets;
+	pk.packets = 1;
+	for (uint64_t i = 0; i < n && !x->failed; i++) {
+		pk.bytes = fl->bytes / n + (i < fl->bytes % n ? 1 : 0);
+		add_record(x, &pk, t_ms, slot, f->packet_len(&pk));
+	}
 }
 
 void gen_exporter_restamp(struct gen_exporter *x, uint8_t *buf, size_t len, unsigned flows,
@@ -221,6 +249,8 @@ void gen_exporter_restamp(struct gen_exporter *x, uint8_t *buf, size_t len, unsi
 	struct gen_hdr h = make_hdr(x, len, flows, new_ms);
 	f->put_header(buf, &h);
 	x->seq += f->seq_packets ? 1 : flows;
+	x->rec_seq += flows;
+	x->wire_records += flows;
 	x->since_tmpl++;
 	x->datagrams++;
 	x->flows += flows;

@@ -14,6 +14,7 @@
  *   encode_v5.c     NetFlow v5 wire format
  *   encode_v9.c     NetFlow v9 wire format (RFC 3954)
  *   encode_ipfix.c  IPFIX wire format (RFC 7011)
+ *   encode_sflow.c  sFlow v5 wire format (one flow sample per sampled packet)
  *   send.c          UDP output: sendmmsg batches, pacing, benchmark pool
  *   pcap.c          classic pcap output with a virtual clock
  *   groundtruth.c   the ground truth file and the record dump
@@ -294,12 +295,14 @@ void gen_attack_usage(FILE *out);
 /* Header fields handed to a format's header writer. */
 struct gen_hdr {
 	size_t len;          /* datagram length */
-	unsigned count;      /* v5: flow records; v9: all records incl. templates */
+	unsigned count;      /* v5: flow records; v9: all records incl. templates; sFlow: samples */
 	uint32_t seq;        /* the format's sequence number for this datagram */
+	uint32_t rec_seq;    /* data records (sFlow: samples) sent before this datagram */
 	uint64_t export_ms;  /* export time, Unix ms */
 	uint64_t boot_ms;    /* exporter boot (sysUptime origin), whole seconds */
-	uint32_t domain;     /* v9 source id / IPFIX observation domain / v5 engine */
+	uint32_t domain;     /* v9 source id / IPFIX observation domain / v5 engine / sFlow sub-agent */
 	uint32_t sampling;
+	uint8_t agent4[4];   /* the exporter's address (sFlow agent address) */
 };
 
 /* What goes into a template datagram besides the header. */
@@ -312,15 +315,20 @@ struct gen_tmpl_ctx {
 
 /* One wire format: a row of the format table (export.c). */
 struct gen_fmt {
-	const char *name;        /* "v5", "v9", "ipfix" */
-	uint16_t version;        /* 5, 9, 10 */
+	const char *name;        /* "v5", "v9", "ipfix", "sflow" */
+	uint16_t version;        /* 5, 9, 10; sFlow: MM_FMT_SFLOW5 (the record's format) */
 	uint16_t hdr_len;
 	uint16_t set_hdr;        /* 0: no sets (v5); 4 */
 	uint16_t set_align;      /* data sets padded to this (v9: 4) */
 	uint16_t max_records;    /* per datagram (v5: 30), 0 = by size */
 	uint8_t seq_packets;     /* sequence counts packets (v9) rather than records */
 	uint8_t has_ipv6;
-	uint16_t (*rec_len)(int af);
+	/* 1: each sampled packet of a flow is one wire record (sFlow): the
+	 * exporter calls put_record once per packet with a one-packet copy of
+	 * the flow carrying its share of the bytes, packet_len(copy) long. */
+	uint8_t per_packet;
+	uint16_t (*rec_len)(int af);              /* longest record of family af */
+	uint16_t (*packet_len)(const struct mm_flow *f); /* per_packet formats only */
 	uint16_t (*template_id)(int af);
 	void (*put_record)(uint8_t *p, const struct mm_flow *f, uint64_t boot_ms);
 	void (*put_header)(uint8_t *p, const struct gen_hdr *h);
@@ -333,7 +341,7 @@ struct gen_fmt {
 	void (*shift_times)(uint8_t *p, size_t len, int64_t delta_ms);
 };
 
-extern const struct gen_fmt gen_fmt_v5, gen_fmt_v9, gen_fmt_ipfix;
+extern const struct gen_fmt gen_fmt_v5, gen_fmt_v9, gen_fmt_ipfix, gen_fmt_sflow;
 const struct gen_fmt *gen_fmt_find(const char *name);
 
 /* A finished datagram handed to the output. */
@@ -341,7 +349,7 @@ struct gen_dgram {
 	const uint8_t *buf;
 	size_t len;
 	uint64_t t_ms;        /* export time on the scenario clock */
-	unsigned flows;       /* flow data records in it */
+	unsigned flows;       /* flow data records in it (sFlow: samples) */
 	int is_template;
 };
 
@@ -369,6 +377,7 @@ struct gen_exporter {
 	size_t budget;          /* datagram byte limit */
 	unsigned max_rec;       /* record limit */
 	uint32_t seq;           /* next sequence number (format's meaning) */
+	uint32_t rec_seq;       /* data records (sFlow: samples) sent so far */
 	unsigned since_tmpl;    /* data datagrams since the last template datagram */
 	int tmpl_sent;
 	int failed;             /* the sink returned -1 */
@@ -378,8 +387,9 @@ struct gen_exporter {
 	size_t slen[2];
 	unsigned sn[2];
 	uint64_t last_ms;
-	/* statistics */
+	/* statistics: flows = records added (sFlow: flows, not samples) */
 	uint64_t flows, datagrams, tmpl_datagrams, bytes;
+	uint64_t wire_records;  /* data records in datagrams sent (sFlow: samples) */
 	uint8_t tbuf[1024];     /* template datagrams */
 	uint8_t buf[GEN_DGRAM_MAX];
 	uint8_t stage[2][GEN_DGRAM_MAX];

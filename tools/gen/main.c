@@ -62,13 +62,13 @@ struct opts {
 	uint16_t dport;
 	uint8_t pcap_dst4[4];
 	uint16_t pcap_dport;
-	int rate_given, count_given, batch_given, pool_given;
+	int rate_given, count_given, batch_given, pool_given, pcap_dst_given;
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: mamori-gen [-f v5|v9|ipfix] [-s SEED] [--hosts N] [--prefix P]... [--sampling N]\n"
+		"usage: mamori-gen [-f v5|v9|ipfix|sflow] [-s SEED] [--hosts N] [--prefix P]... [--sampling N]\n"
 		"                  [--duration SECONDS] [--step-rate RECORDS_PER_S] [--start UNIX_TS]\n"
 		"                  [--attack CLASS:key=val,key=val ...]... [--truth FILE] [--dump FILE]\n"
 		"                  (--send HOST:PORT [--rate RECORDS_PER_S|--rate max] [--count N]\n"
@@ -78,10 +78,12 @@ static void usage(FILE *out)
 		"                  [--domain N] [--sampling-ies psamp|legacy]\n"
 		"\n"
 		"mamori's flow exporter: a seeded background of many hosts plus labelled attacks,\n"
-		"encoded as NetFlow v5, v9 or IPFIX and sent over UDP or written to a pcap file.\n"
+		"encoded as NetFlow v5, v9, IPFIX or sFlow v5 and sent over UDP or written to a\n"
+		"pcap file.\n"
 		"\n"
 		"Scenario\n"
-		"  -f, --format F          v5, v9 (default) or ipfix\n"
+		"  -f, --format F          v5, v9 (default), ipfix or sflow (one flow sample per\n"
+		"                          sampled packet, raw Ethernet/IP/L4 headers)\n"
 		"  -s, --seed N            PRNG seed (default 1); same arguments = same output\n"
 		"  --hosts N               monitored hosts (default %u, at most %u)\n"
 		"  --prefix P              monitored prefix, repeatable (default 10.0.0.0/16)\n"
@@ -106,7 +108,8 @@ static void usage(FILE *out)
 		"                          timestamps (wall clock); no attacks\n"
 		"    --allow-remote        permit a non-loopback destination\n"
 		"  --pcap FILE             classic pcap, Ethernet/IPv4/UDP, scenario-clock timestamps\n"
-		"    --pcap-dst ADDR:PORT  destination in the pcap (default 127.0.0.1:2055)\n"
+		"    --pcap-dst ADDR:PORT  destination in the pcap (default 127.0.0.1:2055;\n"
+		"                          sflow: 127.0.0.1:6343)\n"
 		"\n"
 		"Exporter\n"
 		"  --records-per-datagram N  records per datagram (default: as many as fit a\n"
@@ -114,9 +117,11 @@ static void usage(FILE *out)
 		"  --template-every N      re-send templates and sampling options every N data\n"
 		"                          datagrams (default %u; 0 = at start only)\n"
 		"  --exporter ADDR         exporter IPv4 address: pcap source (default 127.0.0.1),\n"
-		"                          bound as the source with --send (e.g. 127.0.0.2)\n"
+		"                          bound as the source with --send (e.g. 127.0.0.2);\n"
+		"                          sFlow: also the agent address\n"
 		"  --domain N              v9 source id / IPFIX observation domain / v5 engine\n"
-		"                          (type = N>>8, id = N&255) (default 0)\n"
+		"                          (type = N>>8, id = N&255) / sFlow sub-agent id\n"
+		"                          (default 0)\n"
 		"  --sampling-ies S        IPFIX sampling options: psamp (305/306, default) or\n"
 		"                          legacy (34/35)\n"
 		"  -h, --help              this text\n"
@@ -312,7 +317,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'f':
 			o->fmt = gen_fmt_find(optarg);
 			if (!o->fmt)
-				return fail_usage("-f '%s': use v5, v9 or ipfix", optarg);
+				return fail_usage("-f '%s': use v5, v9, ipfix or sflow", optarg);
 			break;
 		case 's':
 			if (parse_u64(optarg, UINT64_MAX, &o->seed) < 0) {
@@ -419,6 +424,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (parse_hostport(optarg, a, &o->pcap_dport) != 4)
 				return fail_usage("--pcap-dst '%s': IPv4:PORT", optarg);
 			memcpy(o->pcap_dst4, a + 12, 4);
+			o->pcap_dst_given = 1;
 			break;
 		}
 		case O_RPD:
@@ -489,6 +495,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 					gen_prefix_str(&o->prefixes[j], p, sizeof(p)));
 				return 2;
 			}
+	if (o->fmt->per_packet && !o->pcap_dst_given)
+		o->pcap_dport = 6343; /* the sFlow collector port */
 	if (o->duration < 0 && !o->count_given)
 		o->duration = DEF_DURATION;
 	if (o->start < 0)
@@ -499,11 +507,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 static void summary_send(const struct opts *o, const struct gen_send_stats *st, const struct gen_scenario *scn)
 {
 	double rate = st->elapsed_s > 0 ? (double)st->flows / st->elapsed_s : 0;
+	/* The sender counts the records of the datagrams: sFlow's are samples. */
+	const char *what = o->fmt->per_packet ? "samples" : "records";
 	fprintf(stderr,
-		"mamori-gen: %s send %s: records=%" PRIu64 " datagrams=%" PRIu64 " template_datagrams=%" PRIu64
-		" bytes=%" PRIu64 " send_errors=%" PRIu64 " elapsed=%.3fs achieved=%.0f records/s",
-		o->fmt->name, o->send, st->flows, st->datagrams, st->tmpl_datagrams, st->bytes, st->send_errors,
-		st->elapsed_s, rate);
+		"mamori-gen: %s send %s: %s=%" PRIu64 " datagrams=%" PRIu64 " template_datagrams=%" PRIu64
+		" bytes=%" PRIu64 " send_errors=%" PRIu64 " elapsed=%.3fs achieved=%.0f %s/s",
+		o->fmt->name, o->send, what, st->flows, st->datagrams, st->tmpl_datagrams, st->bytes, st->send_errors,
+		st->elapsed_s, rate, what);
+	if (scn && o->fmt->per_packet)
+		fprintf(stderr, " records=%" PRIu64, scn->records);
 	if (scn)
 		fprintf(stderr, " background=%" PRIu64 " attack=%" PRIu64 " scenario=%.3fs", scn->bg_records,
 			scn->attack_records, (double)scn->end_us / 1e6);
@@ -664,9 +676,12 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 				"mamori-gen: %s pcap %s: records=%" PRIu64 " datagrams=%" PRIu64
 				" template_datagrams=%" PRIu64 " bytes=%" PRIu64 " background=%" PRIu64
-				" attack=%" PRIu64 " scenario=%.3fs\n",
+				" attack=%" PRIu64 " scenario=%.3fs",
 				o.fmt->name, o.pcap, x.flows, x.datagrams, x.tmpl_datagrams, x.bytes, scn.bg_records,
 				scn.attack_records, (double)scn.end_us / 1e6);
+			if (o.fmt->per_packet)
+				fprintf(stderr, " samples=%" PRIu64, x.wire_records);
+			fprintf(stderr, "\n");
 		}
 	}
 	if (o.truth && gen_truth_write(o.truth, o.attacks, o.nattacks, t0_ms, scn.end_us) < 0) {

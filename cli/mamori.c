@@ -2,19 +2,30 @@
  * mamori - the analysts' and researchers' command.
  *
  *   mamori [-c FILE] host ADDR [--last N | --range FIRST:N | --all] [--json]
+ *   mamori [-c FILE] alerts [--since DURATION | --count N] [--follow] [--class C]
+ *                           [--host ADDR] [--prefix P] [--tier act|investigate] [--json]
  *
  * `host` shows what a host did over a window read from Redis: every
  * collector's contribution summed, counters (sampling-scaled), distinct
  * peers and ports (HyperLogLog estimates), top peers and ports, and which
  * collectors saw it.  Baselines and alerts join it with the detector.
+ *
+ * `alerts` reads the detector's alert stream ([alerts] stream, JSON of
+ * docs/alerts.md): the newest N (XREVRANGE) or everything since a time
+ * (XRANGE), oldest first, then with --follow new events as they come
+ * (XREAD BLOCK, 1 s at a time, until Ctrl-C).
  */
 #include <getopt.h>
+#include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "mamori/classes.h"
 #include "mamori/config.h"
+#include "mamori/prefix.h"
 #include "mamori/redis_schema.h"
 #include "mamori/window.h"
 
@@ -28,6 +39,14 @@ static void usage(FILE *f)
 		   "    --range F:N    N steps from step number F (replays run on their own clock)\n"
 		   "    --all          every step Redis still holds for the host\n"
 		   "    --json         one JSON object instead of the table\n"
+		   "       mamori [-c FILE] alerts [--since DURATION | --count N] [--follow] [--class C]\n"
+		   "                    [--host ADDR] [--prefix P] [--tier act|investigate] [--json]\n"
+		   "  alerts           incident events from the alert stream, oldest first\n"
+		   "    --since D      events of the last D (30s, 15m, 2h, 1d; default: --count 20)\n"
+		   "    --count N      the newest N events\n"
+		   "    --follow       then wait for new ones (Ctrl-C stops)\n"
+		   "    --class C, --host ADDR, --prefix P, --tier T   only matching events\n"
+		   "    --json         the raw JSON lines instead of the table\n"
 		   "  -c FILE          configuration (default " DEFAULT_CONFIG ")\n");
 }
 
@@ -193,6 +212,314 @@ static int cmd_host(const struct mm_config *cfg, int argc, char **argv)
 	return 0;
 }
 
+/* ---- alerts ---- */
+
+/* Set by SIGINT / SIGTERM: --follow stops after the current XREAD. */
+static volatile sig_atomic_t stop_following;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_following = 1;
+}
+
+struct alert_filter {
+	const char *cls;    /* class name, or NULL */
+	const char *host;   /* address text, or NULL */
+	const char *prefix; /* prefix text, or NULL */
+	int min_tier;       /* 0 any, 1 investigate and up, 2 act */
+	int json;
+};
+
+/* The string value of "key" in a flat JSON object (our own output: no
+ * escapes in the fields looked up).  Copies at most outlen - 1 bytes. */
+static int json_field(const char *json, const char *key, char *out, size_t outlen)
+{
+	char pat[64];
+	const char *p, *e;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(json, pat);
+	if (p == NULL)
+		return -1;
+	p += strlen(pat);
+	if (*p == '"') {
+		p++;
+		e = strchr(p, '"');
+	} else {
+		e = p + strcspn(p, ",}");
+	}
+	if (e == NULL)
+		return -1;
+	size_t n = (size_t)(e - p) < outlen - 1 ? (size_t)(e - p) : outlen - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int alert_matches(const struct alert_filter *f, const char *json)
+{
+	char v[128];
+
+	if (f->cls && (json_field(json, "class", v, sizeof(v)) < 0 || strcmp(v, f->cls) != 0))
+		return 0;
+	if (f->host && (json_field(json, "host", v, sizeof(v)) < 0 || strcmp(v, f->host) != 0))
+		return 0;
+	if (f->prefix && (json_field(json, "prefix", v, sizeof(v)) < 0 || strcmp(v, f->prefix) != 0))
+		return 0;
+	if (f->min_tier) {
+		if (json_field(json, "tier", v, sizeof(v)) < 0)
+			return 0;
+		int t = strcmp(v, "act") == 0 ? 2 : strcmp(v, "investigate") == 0 ? 1 : 0;
+		if (t < f->min_tier)
+			return 0;
+	}
+	return 1;
+}
+
+static void alert_print(const struct alert_filter *f, const char *json)
+{
+	char ev[16], cls[40], host[64], tier[16], sev[16], id[24], t[24], feat[48], cur[24], base[24], unit[16];
+	char when[32] = "-";
+
+	if (!alert_matches(f, json))
+		return;
+	if (f->json) {
+		printf("%s\n", json);
+		fflush(stdout);
+		return;
+	}
+	if (json_field(json, "event", ev, sizeof(ev)) < 0)
+		snprintf(ev, sizeof(ev), "?");
+	if (json_field(json, "class", cls, sizeof(cls)) < 0)
+		snprintf(cls, sizeof(cls), "?");
+	if (json_field(json, "host", host, sizeof(host)) < 0 && json_field(json, "prefix", host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "?");
+	if (json_field(json, "tier", tier, sizeof(tier)) < 0)
+		snprintf(tier, sizeof(tier), "?");
+	if (json_field(json, "severity", sev, sizeof(sev)) < 0)
+		snprintf(sev, sizeof(sev), "?");
+	if (json_field(json, "id", id, sizeof(id)) < 0)
+		snprintf(id, sizeof(id), "?");
+	if (json_field(json, strcmp(ev, "end") == 0 ? "end_time" : "last_time", t, sizeof(t)) == 0) {
+		time_t tt = (time_t)strtoll(t, NULL, 10);
+		struct tm tm;
+		if (localtime_r(&tt, &tm) != NULL)
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	}
+	printf("%-19s %-6s %-16s %-20s %-11s %-8s %-16s", when, ev, cls, host, tier, sev, id);
+	if (json_field(json, "feature", feat, sizeof(feat)) == 0 && json_field(json, "current", cur, sizeof(cur)) == 0 &&
+	    json_field(json, "baseline", base, sizeof(base)) == 0 && json_field(json, "unit", unit, sizeof(unit)) == 0)
+		printf(" %s %s %s (baseline %s)", feat, cur, unit, base);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* One stream entry: [id, [field, value, ...]].  Prints the "json" field;
+ * copies the entry id to last_id. */
+static void alert_entry(const struct alert_filter *f, const redisReply *e, char *last_id, size_t idlen)
+{
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING)
+		return;
+	snprintf(last_id, idlen, "%s", e->element[0]->str);
+	const redisReply *fv = e->element[1];
+	for (size_t i = 0; fv->type == REDIS_REPLY_ARRAY && i + 1 < fv->elements; i += 2)
+		if (fv->element[i]->type == REDIS_REPLY_STRING && strcmp(fv->element[i]->str, "json") == 0 &&
+		    fv->element[i + 1]->type == REDIS_REPLY_STRING)
+			alert_print(f, fv->element[i + 1]->str);
+}
+
+/* "30s", "15m", "2h", "1d" or plain seconds; 0 on error. */
+static uint64_t parse_duration(const char *s)
+{
+	char *end;
+	uint64_t n = strtoull(s, &end, 10);
+	uint64_t mult = 1;
+
+	if (end == s)
+		return 0;
+	if (*end == 's')
+		end++;
+	else if (*end == 'm')
+		mult = 60, end++;
+	else if (*end == 'h')
+		mult = 3600, end++;
+	else if (*end == 'd')
+		mult = 86400, end++;
+	if (*end != '\0' || n > 3650ull * 86400)
+		return 0;
+	return n * mult;
+}
+
+static redisContext *alerts_connect(const struct mm_config *cfg)
+{
+	struct timeval tv = { 5, 0 };
+	redisContext *c = cfg->redis_socket[0] ? redisConnectUnixWithTimeout(cfg->redis_socket, tv)
+					       : redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, tv);
+	redisReply *r = NULL;
+
+	if (c == NULL || c->err) {
+		fprintf(stderr, "mamori: redis: %s\n", c ? c->errstr : "out of memory");
+		goto err;
+	}
+	if (cfg->redis_password[0] || cfg->redis_user[0]) {
+		r = cfg->redis_user[0] ? redisCommand(c, "AUTH %s %s", cfg->redis_user, cfg->redis_password)
+				       : redisCommand(c, "AUTH %s", cfg->redis_password);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			fprintf(stderr, "mamori: redis AUTH: %s\n", r ? r->str : c->errstr);
+			goto err;
+		}
+		freeReplyObject(r);
+	}
+	if (cfg->redis_db) {
+		r = redisCommand(c, "SELECT %d", cfg->redis_db);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			fprintf(stderr, "mamori: redis SELECT: %s\n", r ? r->str : c->errstr);
+			goto err;
+		}
+		freeReplyObject(r);
+	}
+	return c;
+err:
+	freeReplyObject(r);
+	if (c)
+		redisFree(c);
+	return NULL;
+}
+
+static int cmd_alerts(const struct mm_config *cfg, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "since", required_argument, NULL, 's' }, { "count", required_argument, NULL, 'n' },
+		{ "follow", no_argument, NULL, 'f' },      { "class", required_argument, NULL, 'c' },
+		{ "host", required_argument, NULL, 'H' },  { "prefix", required_argument, NULL, 'p' },
+		{ "tier", required_argument, NULL, 't' },  { "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct alert_filter f = { 0 };
+	uint64_t since_s = 0, count = 20;
+	int follow = 0, ch, rc = 0;
+	char hostbuf[MM_REDIS_ADDR_MAX], prefbuf[64], last_id[64] = "$", *end;
+	redisReply *r;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			if ((since_s = parse_duration(optarg)) == 0) {
+				fprintf(stderr, "mamori: --since %s: expected a duration (30s, 15m, 2h, 1d)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'n':
+			count = strtoull(optarg, &end, 10);
+			if (*end || count > 1000000) {
+				fprintf(stderr, "mamori: --count %s: expected 0..1000000\n", optarg);
+				return 2;
+			}
+			break;
+		case 'f': follow = 1; break;
+		case 'c':
+			if (mm_class_parse(optarg) < 0) {
+				fprintf(stderr, "mamori: --class %s: unknown class\n", optarg);
+				return 2;
+			}
+			f.cls = optarg;
+			break;
+		case 'H': {
+			uint8_t a[16];
+			if (mm_addr_parse(optarg, a) < 0) {
+				fprintf(stderr, "mamori: --host %s: not an IPv4 or IPv6 address\n", optarg);
+				return 2;
+			}
+			mm_redis_addr_text(a, hostbuf, sizeof(hostbuf)); /* the alert's spelling */
+			f.host = hostbuf;
+			break;
+		}
+		case 'p':
+			snprintf(prefbuf, sizeof(prefbuf), "%s", optarg);
+			f.prefix = prefbuf;
+			break;
+		case 't':
+			if (strcmp(optarg, "act") == 0)
+				f.min_tier = 2;
+			else if (strcmp(optarg, "investigate") == 0)
+				f.min_tier = 1;
+			else {
+				fprintf(stderr, "mamori: --tier %s: expected act or investigate\n", optarg);
+				return 2;
+			}
+			break;
+		case 'j': f.json = 1; break;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	redisContext *c = alerts_connect(cfg);
+	if (c == NULL)
+		return 1;
+	if (!f.json)
+		printf("%-19s %-6s %-16s %-20s %-11s %-8s %-16s %s\n", "time", "event", "class", "host/prefix", "tier",
+		       "severity", "id", "evidence");
+	if (since_s) {
+		uint64_t from_ms = ((uint64_t)time(NULL) - since_s) * 1000;
+		r = redisCommand(c, "XRANGE %s %llu +", cfg->alert_stream, (unsigned long long)from_ms);
+		if (r && r->type == REDIS_REPLY_ARRAY)
+			for (size_t i = 0; i < r->elements; i++)
+				alert_entry(&f, r->element[i], last_id, sizeof(last_id));
+	} else {
+		r = redisCommand(c, "XREVRANGE %s + - COUNT %llu", cfg->alert_stream, (unsigned long long)(count ? count : 1));
+		if (r && r->type == REDIS_REPLY_ARRAY) {
+			if (r->elements > 0 && r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2)
+				snprintf(last_id, sizeof(last_id), "%s", r->element[0]->element[0]->str);
+			for (size_t i = count ? r->elements : 0; i-- > 0;) {
+				char ignored[64];
+				alert_entry(&f, r->element[i], ignored, sizeof(ignored));
+			}
+		}
+	}
+	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		fprintf(stderr, "mamori: %s: %s\n", cfg->alert_stream, r ? r->str : c->errstr);
+		freeReplyObject(r);
+		redisFree(c);
+		return 1;
+	}
+	freeReplyObject(r);
+	if (follow) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_stop_signal;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		struct timeval tv = { 3, 0 }; /* above the 1 s BLOCK */
+		redisSetTimeout(c, tv);
+		/* bounded turns: 1 s each, until a signal (or about 100 years) */
+		for (uint64_t turn = 0; !stop_following && turn < 3153600000ull; turn++) {
+			r = redisCommand(c, "XREAD COUNT 100 BLOCK 1000 STREAMS %s %s", cfg->alert_stream, last_id);
+			if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+				if (!stop_following) {
+					fprintf(stderr, "mamori: %s: %s\n", cfg->alert_stream, r ? r->str : c->errstr);
+					rc = 1;
+				}
+				freeReplyObject(r);
+				break;
+			}
+			/* [[stream, [entries]]] or nil on timeout */
+			if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->elements == 2) {
+				const redisReply *entries = r->element[0]->element[1];
+				for (size_t i = 0; i < entries->elements; i++)
+					alert_entry(&f, entries->element[i], last_id, sizeof(last_id));
+			}
+			freeReplyObject(r);
+		}
+	}
+	redisFree(c);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = DEFAULT_CONFIG;
@@ -214,6 +541,8 @@ int main(int argc, char **argv)
 	int r;
 	if (strcmp(argv[i], "host") == 0) {
 		r = cmd_host(&cfg, argc - i, argv + i);
+	} else if (strcmp(argv[i], "alerts") == 0) {
+		r = cmd_alerts(&cfg, argc - i, argv + i);
 	} else {
 		fprintf(stderr, "mamori: unknown command '%s'\n", argv[i]);
 		usage(stderr);

@@ -71,6 +71,7 @@ enum ctype {
 		      * the flat group_prefixes array (max: in all groups) */
 	CT_LOGLEVEL, /* error|warn|info|debug -> int */
 	CT_COMBINE,  /* either|both|ceiling|baseline -> int (enum mm_combine) */
+	CT_TIER,     /* investigate|act -> int (enum mm_tier: 1, 2) */
 };
 
 enum {
@@ -78,6 +79,7 @@ enum {
 	F_REQUIRED = 2, /* a section without it is an error */
 	F_DEFCODE = 4,  /* default set in code (hostname, decode.h, listen) */
 	F_INT = 8,      /* CT_UINT stored in an int */
+	F_DASH = 16,    /* CT_PATH that may also be "-" (standard output) */
 };
 
 struct keydef {
@@ -136,6 +138,16 @@ static const struct keydef cfg_keys[] = {
 	{ "detector", "update_steps", CT_UINT, C_(incident_update_steps), 1, 8640, 6, NULL, 0 },
 	{ "detector", "calm_steps", CT_UINT, C_(incident_calm_steps), 1, 8640, 6, NULL, 0 },
 	{ "detector", "max_incidents", CT_UINT, C_(max_incidents), 1, 10000000, 100000, NULL, 0 },
+
+	{ "alerts", "stream", CT_STR, C_(alert_stream), 1, 0, 0, "mm:alerts", 0 },
+	{ "alerts", "stream_maxlen", CT_UINT, C_(alert_stream_maxlen), 1, 100000000, 100000, NULL, 0 },
+	{ "alerts", "channel", CT_STR, C_(alert_channel), 0, 0, 0, "mm:alerts", 0 },
+	{ "alerts", "file", CT_PATH, C_(alert_file), 0, 0, 0, "", F_DASH },
+	{ "alerts", "syslog", CT_BOOL, C_(alert_syslog), 0, 1, 0, NULL, 0 },
+	{ "alerts", "hook", CT_PATH, C_(alert_hook), 0, 0, 0, "", 0 },
+	{ "alerts", "hook_timeout", CT_UINT, C_(alert_hook_timeout_s), 1, 3600, 10, NULL, 0 },
+	{ "alerts", "hook_max", CT_UINT, C_(alert_hook_max), 1, 256, 4, NULL, 0 },
+	{ "alerts", "hook_min_tier", CT_TIER, C_(alert_hook_min_tier), 0, 0, 1, NULL, 0 },
 
 	{ "log", "level", CT_LOGLEVEL, C_(log_level), 0, 0, MM_LOG_INFO, NULL, F_INT },
 };
@@ -214,6 +226,7 @@ static const struct sectiondef sections[] = {
 	{ "redis", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 	{ "window", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 	{ "detector", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
+	{ "alerts", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 	{ "log", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
@@ -466,6 +479,7 @@ static void row_check(const struct keydef *k)
 	case CT_BOOL:
 	case CT_LOGLEVEL:
 	case CT_COMBINE:
+	case CT_TIER:
 		ok = k->size == sizeof(int);
 		break;
 	case CT_PREFIX:
@@ -644,6 +658,14 @@ static int set_value(struct parser *ps, int line, const struct keydef *k, void *
 		}
 		memcpy(dst, &r, sizeof(r));
 		return 0;
+	case CT_TIER:
+		r = strcmp(v, "investigate") == 0 ? 1 : strcmp(v, "act") == 0 ? 2 : -1;
+		if (r < 0) {
+			perr(ps, line, "%s: unknown tier '%s' (use investigate or act)", k->key, q(&qb, v));
+			return -1;
+		}
+		memcpy(dst, &r, sizeof(r));
+		return 0;
 	case CT_STR:
 	case CT_NAME:
 	case CT_PATH:
@@ -668,7 +690,8 @@ static int set_value(struct parser *ps, int line, const struct keydef *k, void *
 			     q(&qb, v));
 			return -1;
 		}
-		if (k->type == CT_PATH && len > 0 && v[0] != '/') {
+		if (k->type == CT_PATH && len > 0 && v[0] != '/' &&
+		    !((k->flags & F_DASH) && strcmp(v, "-") == 0)) {
 			perr(ps, line, "%s: '%s' is not an absolute path", k->key, q(&qb, v));
 			return -1;
 		}
@@ -736,6 +759,7 @@ static void apply_defaults(const struct keydef *keys, size_t nkeys, void *base)
 		case CT_BOOL:
 		case CT_LOGLEVEL:
 		case CT_COMBINE:
+		case CT_TIER:
 			iv = (int)k->def;
 			memcpy(dst, &iv, sizeof(iv));
 			break;
@@ -1537,6 +1561,10 @@ static void print_key(const struct mm_config *c, const struct keydef *k, const v
 	case CT_COMBINE:
 		memcpy(&iv, p, sizeof(iv));
 		fprintf(out, "%s = %s\n", k->key, mm_combine_name(iv));
+		break;
+	case CT_TIER:
+		memcpy(&iv, p, sizeof(iv));
+		fprintf(out, "%s = %s\n", k->key, iv >= 2 ? "act" : "investigate");
 		break;
 	case CT_SECRET:
 		/* Never printed: the output of -t -v ends up in tickets. */

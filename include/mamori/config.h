@@ -4,7 +4,8 @@
  *
  * Format: INI-like.  `[section]` or `[section NAME]` headers, `key = value`
  * lines, `#` or `;` comments, blank lines ignored.  Singleton sections
- * ([collector], [limits], [redis], [window], [detector], [log]) may appear
+ * ([collector], [limits], [redis], [window], [detector], [alerts],
+ * [log]) may appear
  * once; named sections ([exporter NAME], [group NAME]) once per name.
  * Repeatable keys (listen, a group's prefix) may appear several times.
  *
@@ -156,6 +157,17 @@ struct mm_config {
 	uint32_t incident_update_steps;      /* an incident's updates at most this often, default 6 */
 	uint32_t incident_calm_steps;        /* calm steps that end an incident, default 6 */
 	uint32_t max_incidents;              /* incidents open at once, default 100000 */
+
+	/* [alerts] (detector/alert.c, docs/alerts.md) */
+	char alert_stream[MM_NAME_MAX];      /* Redis stream key, default mm:alerts */
+	uint32_t alert_stream_maxlen;        /* XADD MAXLEN ~, default 100000 */
+	char alert_channel[MM_NAME_MAX];     /* pub/sub channel, default mm:alerts, "" = none */
+	char alert_file[512];                /* JSON lines: "" none, "-" stdout, else an absolute path */
+	int alert_syslog;                    /* one line per event to syslog, default no */
+	char alert_hook[512];                /* program run per event, JSON on stdin, "" = none */
+	uint32_t alert_hook_timeout_s;       /* a hook still running is killed, default 10 */
+	uint32_t alert_hook_max;             /* hooks running at once, default 4 */
+	int alert_hook_min_tier;             /* enum mm_tier: 1 investigate (default), 2 act */
 
 	/* [log] */
 	int log_level;                       /* enum mm_log_level, default info */

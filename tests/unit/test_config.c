@@ -430,6 +430,14 @@ static const struct {
 	  "t.conf:2: max_incidents: 10000001 out of range (1..10000000)\n" },
 	{ "[detector]\nsampling_rate = 1000\n", "t.conf:2: unknown key 'sampling_rate' in [detector]\n" },
 	{ "[detector]\n[detector]\n", "t.conf:2: duplicate section [detector] (first at line 1)\n" },
+	/* [alerts] */
+	{ "[alerts]\nstream =\n", "t.conf:2: stream: must not be empty\n" },
+	{ "[alerts]\nstream_maxlen = 0\n", "t.conf:2: stream_maxlen: 0 out of range (1..100000000)\n" },
+	{ "[alerts]\nfile = alerts.json\n", "t.conf:2: file: 'alerts.json' is not an absolute path\n" },
+	{ "[alerts]\nhook = -\n", "t.conf:2: hook: '-' is not an absolute path\n" },
+	{ "[alerts]\nhook_max = 0\n", "t.conf:2: hook_max: 0 out of range (1..256)\n" },
+	{ "[alerts]\nhook_min_tier = high\n",
+	  "t.conf:2: hook_min_tier: unknown tier 'high' (use investigate or act)\n" },
 	/* key lines */
 	{ "batch = 1\n", "t.conf:1: key 'batch' outside any section\n" },
 	{ "[collector]\nbatch 1\n", "t.conf:2: missing '=' (expected key = value)\n" },
@@ -1029,6 +1037,17 @@ START_TEST(test_print_format)
 			      "calm_steps = 6\n"
 			      "max_incidents = 100000\n"
 			      "\n"
+			      "[alerts]\n"
+			      "stream = mm:alerts\n"
+			      "stream_maxlen = 100000\n"
+			      "channel = mm:alerts\n"
+			      "file =\n"
+			      "syslog = no\n"
+			      "hook =\n"
+			      "hook_timeout = 10\n"
+			      "hook_max = 4\n"
+			      "hook_min_tier = investigate\n"
+			      "\n"
 			      "[log]\n"
 			      "level = warn\n");
 	free(out);
@@ -1369,7 +1388,18 @@ START_TEST(test_group_detection)
 		    "slow_window_steps = 1440\n"
 		    "update_steps = 8640\n"
 		    "calm_steps = 1\n"
-		    "max_incidents = 10000000\n");
+		    "max_incidents = 10000000\n"
+		    "[alerts]\n"
+		    "stream_maxlen = 100000000\n"
+		    "file = -\n"
+		    "hook_timeout = 3600\n"
+		    "hook_max = 256\n"
+		    "hook_min_tier = act\n");
+	ck_assert_uint_eq(c.alert_stream_maxlen, 100000000);
+	ck_assert_str_eq(c.alert_file, "-");
+	ck_assert_uint_eq(c.alert_hook_timeout_s, 3600);
+	ck_assert_uint_eq(c.alert_hook_max, 256);
+	ck_assert_int_eq(c.alert_hook_min_tier, 2);
 	g = &c.groups[0];
 	ck_assert_uint_eq(g->sampling_rate, 1000000);
 	ck_assert_uint_eq(g->min_sampled_packets, 1000000);

@@ -50,7 +50,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB = $(BUILD)/libmamori.a
 TESTLIB = $(BUILD)/libmamoritest.a
 
-PROGS = $(BUILD)/bin/mamori-collector $(BUILD)/bin/mamori-gen $(BUILD)/bin/mamori
+PROGS = $(BUILD)/bin/mamori-collector $(BUILD)/bin/mamori-detector $(BUILD)/bin/mamori-gen $(BUILD)/bin/mamori
 TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
@@ -70,6 +70,10 @@ $(TESTLIB): $(call obj,$(TESTLIB_SRC))
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/bin/mamori-collector: $(call obj,collector/main.c) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/mamori-detector: $(call obj,detector/main.c) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

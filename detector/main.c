@@ -1,0 +1,560 @@
+/*
+ * main.c - mamori-detector: score every step's active hosts from Redis
+ * (detector.h does the per-host work), hand incident events to the alert
+ * outputs (alert.h).  Live: a step t is scored once t + late_steps has
+ * closed on the wall clock and every collector seen recently has marked t
+ * done (or a bounded wait passed).  Replay (--replay-steps / --replay-all):
+ * a recorded range, as fast as Redis answers; the same content gives the
+ * same alerts.
+ *
+ * Baselines persist in mm:b:{<addr>} (the host's hash tag, the retention
+ * as TTL): loaded once per host on first sight, written after each step it
+ * was scored in.  Open incidents are not ended on shutdown (no end events
+ * for them); the incident table itself is in memory only, so after a
+ * restart an attack still running starts a new incident.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+#include "mamori/alert.h"
+#include "mamori/config.h"
+#include "mamori/detector.h"
+#include "mamori/log.h"
+#include "mamori/redis_schema.h"
+
+#define PROG "mamori-detector"
+#define BATCH 1024            /* hosts read and scored per pipeline */
+#define MAX_COLLECTORS 64     /* collectors remembered for the done wait */
+#define COLLECTOR_FORGET 30   /* steps without a done mark: not waited for */
+
+struct opts {
+	const char *conf;
+	const char *id;
+	int check, fg, json, replay_all;
+	unsigned shard_n, shard_m;
+	int replay;
+	uint64_t first, last;
+};
+
+struct collector_seen {
+	char id[MM_NAME_MAX];
+	uint64_t last_step;
+};
+
+struct det {
+	struct opts o;
+	struct mm_config cfg;
+	char id[MM_NAME_MAX];
+	struct event_base *base;
+	struct mm_alert_outputs *out;
+	struct mm_det *d;
+	struct mm_redis_reader *rd;
+	redisContext *rc;             /* baselines: GET / SET */
+	uint64_t next_step;           /* live: the next step to score */
+	uint64_t origin;              /* no data before this step (replay: its first) */
+	struct collector_seen seen[MAX_COLLECTORS];
+	unsigned nseen;
+	uint64_t wait_started_ms;
+	uint8_t (*addrs)[16];
+	size_t naddrs, addrs_cap;
+	struct mm_hoststep *fast, *slow;
+	struct mm_redis_contrib *who;
+	uint64_t incomplete_steps;
+	int stop;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void on_event(void *arg, enum mm_incident_event ev, const struct mm_incident *inc)
+{
+	struct det *x = arg;
+	char buf[MM_ALERT_JSON_MAX];
+
+	mm_alert_emit(x->out, ev, inc);
+	if (x->o.json && mm_alert_json(ev, inc, x->cfg.step_s, x->id, buf, sizeof(buf)) > 0) {
+		fputs(buf, stdout);
+		fputc('\n', stdout);
+		fflush(stdout);
+	}
+}
+
+static redisContext *rc_connect(const struct mm_config *cfg, char *err, size_t errlen)
+{
+	struct timeval tv = { 5, 0 };
+	redisContext *c;
+	redisReply *r;
+
+	if (cfg->redis_socket[0])
+		c = redisConnectUnixWithTimeout(cfg->redis_socket, tv);
+	else
+		c = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, tv);
+	if (c == NULL || c->err) {
+		snprintf(err, errlen, "redis connect: %s", c ? c->errstr : "no memory");
+		goto err;
+	}
+	redisSetTimeout(c, tv);
+	if (cfg->redis_password[0]) {
+		if (cfg->redis_user[0])
+			r = redisCommand(c, "AUTH %s %s", cfg->redis_user, cfg->redis_password);
+		else
+			r = redisCommand(c, "AUTH %s", cfg->redis_password);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "redis AUTH failed");
+			freeReplyObject(r);
+			goto err;
+		}
+		freeReplyObject(r);
+	}
+	if (cfg->redis_db) {
+		r = redisCommand(c, "SELECT %d", cfg->redis_db);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "redis SELECT failed");
+			freeReplyObject(r);
+			goto err;
+		}
+		freeReplyObject(r);
+	}
+	return c;
+err:
+	if (c != NULL)
+		redisFree(c);
+	return NULL;
+}
+
+static size_t bkey(char *out, const uint8_t addr[16])
+{
+	char a[MM_REDIS_ADDR_MAX];
+	mm_redis_addr_text(addr, a, sizeof(a));
+	return (size_t)snprintf(out, MM_REDIS_KEY_MAX, "mm:b:{%s}", a);
+}
+
+/* Load the persisted baselines of hosts not looked up yet (pipelined). */
+static int load_baselines(struct det *x, struct mm_det_host **hs, size_t n)
+{
+	char key[MM_REDIS_KEY_MAX];
+	size_t sent = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (hs[i]->loaded)
+			continue;
+		bkey(key, hs[i]->addr);
+		redisAppendCommand(x->rc, "GET %s", key);
+		sent++;
+	}
+	for (size_t i = 0; i < n && sent > 0; i++) {
+		redisReply *r;
+		if (hs[i]->loaded)
+			continue;
+		hs[i]->loaded = 1;
+		sent--;
+		if (redisGetReply(x->rc, (void **)&r) != REDIS_OK) {
+			mm_warnx("redis: baselines: %s", x->rc->errstr);
+			return -1;
+		}
+		if (r->type == REDIS_REPLY_STRING &&
+		    mm_baseline_decode((const uint8_t *)r->str, r->len, &hs[i]->base) != 0)
+			mm_debug("bad baseline blob ignored");
+		freeReplyObject(r);
+	}
+	return 0;
+}
+
+static int save_baselines(struct det *x, struct mm_det_host **hs, size_t n)
+{
+	char key[MM_REDIS_KEY_MAX];
+	uint8_t blob[MM_BASELINE_BLOB_SIZE];
+
+	for (size_t i = 0; i < n; i++) {
+		size_t len = mm_baseline_encode(&hs[i]->base, blob);
+		bkey(key, hs[i]->addr);
+		redisAppendCommand(x->rc, "SET %s %b EX %u", key, blob, len, (unsigned)x->cfg.retention_s);
+	}
+	for (size_t i = 0; i < n; i++) {
+		redisReply *r;
+		if (redisGetReply(x->rc, (void **)&r) != REDIS_OK) {
+			mm_warnx("redis: baselines: %s", x->rc->errstr);
+			return -1;
+		}
+		freeReplyObject(r);
+	}
+	return 0;
+}
+
+static int add_addr(void *arg, const uint8_t addr[16])
+{
+	struct det *x = arg;
+
+	if (x->o.shard_m > 1 && mm_redis_shard(addr) % x->o.shard_m != x->o.shard_n)
+		return 0;
+	if (mm_config_group_of(&x->cfg, addr) < 0)
+		return 0;
+	if (x->naddrs == x->addrs_cap) {
+		size_t cap = x->addrs_cap ? x->addrs_cap * 2 : 4096;
+		void *p = realloc(x->addrs, cap * 16);
+		if (p == NULL)
+			return 1;
+		x->addrs = p;
+		x->addrs_cap = cap;
+	}
+	memcpy(x->addrs[x->naddrs++], addr, 16);
+	return 0;
+}
+
+static int cmp_addr(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+struct done_ctx {
+	struct det *x;
+	uint64_t step;
+	unsigned n;
+};
+
+static int on_done(void *arg, const char *collector, uint64_t hosts)
+{
+	struct done_ctx *c = arg;
+	struct det *x = c->x;
+	unsigned i;
+
+	(void)hosts;
+	c->n++;
+	for (i = 0; i < x->nseen; i++)
+		if (strcmp(x->seen[i].id, collector) == 0)
+			break;
+	if (i == x->nseen) {
+		if (x->nseen == MAX_COLLECTORS)
+			return 0;
+		snprintf(x->seen[i].id, sizeof(x->seen[i].id), "%s", collector);
+		x->nseen++;
+	}
+	if (x->seen[i].last_step < c->step)
+		x->seen[i].last_step = c->step;
+	return 0;
+}
+
+/* 1 when every collector that marked a step in the last COLLECTOR_FORGET
+ * steps has marked `step`, 0 when some has not, -1 on a Redis error. */
+static int step_complete(struct det *x, uint64_t step)
+{
+	struct done_ctx c = { x, step, 0 };
+
+	if (mm_redis_read_done(x->rd, step, on_done, &c) < 0)
+		return -1;
+	for (unsigned i = 0; i < x->nseen; i++)
+		if (x->seen[i].last_step < step && x->seen[i].last_step + COLLECTOR_FORGET >= step)
+			return 0;
+	return c.n > 0 || x->nseen == 0 ? 1 : 0;
+}
+
+static int score_step(struct det *x, uint64_t step, int complete)
+{
+	uint32_t w = x->cfg.window_steps, s = mm_slow_window_steps(&x->cfg);
+	uint64_t ffirst = step + 1 >= w ? step + 1 - w : 0, sfirst = step + 1 >= s ? step + 1 - s : 0;
+	uint32_t fn, sn;
+	struct mm_det_host *hs[BATCH];
+	uint8_t (*ba)[16];
+
+	if (!complete) {
+		x->incomplete_steps++;
+		mm_warnx("step %" PRIu64 ": not every collector marked it done; scoring what is there", step);
+	}
+	/* windows start no earlier than the data: a replay's first step */
+	if (ffirst < x->origin)
+		ffirst = x->origin;
+	if (sfirst < x->origin)
+		sfirst = x->origin;
+	fn = (uint32_t)(step + 1 - ffirst);
+	sn = (uint32_t)(step + 1 - sfirst);
+	x->naddrs = 0;
+	if (mm_redis_read_index(x->rd, step, add_addr, x) < 0) {
+		mm_warnx("redis: index of step %" PRIu64 ": %s", step, mm_redis_reader_error(x->rd));
+		return -1;
+	}
+	/* a fixed order: the same content gives the same events in the same order */
+	qsort(x->addrs, x->naddrs, 16, cmp_addr);
+	ba = malloc(BATCH * 16);
+	if (ba == NULL)
+		return -1;
+	for (size_t i = 0; i < x->naddrs; i += BATCH) {
+		size_t n = 0, m = x->naddrs - i < BATCH ? x->naddrs - i : BATCH;
+
+		for (size_t j = 0; j < m; j++) {
+			struct mm_det_host *h = mm_det_host(x->d, x->addrs[i + j], 1);
+			if (h == NULL)
+				continue;
+			hs[n] = h;
+			memcpy(ba[n], h->addr, 16);
+			n++;
+		}
+		if (n == 0)
+			continue;
+		if (load_baselines(x, hs, n) < 0 ||
+		    mm_redis_read_hosts(x->rd, (const uint8_t(*)[16])ba, n, ffirst, fn,
+					x->fast, x->who) < 0 ||
+		    mm_redis_read_hosts(x->rd, (const uint8_t(*)[16])ba, n, sfirst, sn,
+					x->slow, NULL) < 0) {
+			mm_warnx("redis: windows of step %" PRIu64 ": %s", step, mm_redis_reader_error(x->rd));
+			free(ba);
+			return -1;
+		}
+		for (size_t j = 0; j < n; j++)
+			mm_det_score(x->d, hs[j], step, &x->fast[j], fn, &x->slow[j], sn, &x->who[j], complete ? 1.0 : -1.0);
+		if (save_baselines(x, hs, n) < 0) {
+			free(ba);
+			return -1;
+		}
+	}
+	free(ba);
+	mm_det_end_step(x->d, step);
+	mm_debug("step %" PRIu64 ": %zu hosts", step, x->naddrs);
+	return 0;
+}
+
+/* --replay-all: the range of the done marks. */
+static int done_range(struct det *x, uint64_t *first, uint64_t *last)
+{
+	unsigned long long cur = 0;
+	int found = 0;
+
+	do {
+		redisReply *r = redisCommand(x->rc, "SCAN %llu MATCH mm:done:* COUNT 1000", cur);
+		if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+			freeReplyObject(r);
+			return -1;
+		}
+		cur = strtoull(r->element[0]->str, NULL, 10);
+		for (size_t i = 0; i < r->element[1]->elements; i++) {
+			uint64_t s = strtoull(r->element[1]->element[i]->str + 8, NULL, 10);
+			if (!found || s < *first)
+				*first = s;
+			if (!found || s > *last)
+				*last = s;
+			found = 1;
+		}
+		freeReplyObject(r);
+	} while (cur != 0);
+	return found ? 0 : -1;
+}
+
+static int run_replay(struct det *x)
+{
+	if (x->o.replay_all && done_range(x, &x->o.first, &x->o.last) < 0) {
+		mm_warnx("--replay-all: no done marks in Redis");
+		return -1;
+	}
+	x->origin = x->o.first;
+	mm_info("replay: steps %" PRIu64 "..%" PRIu64, x->o.first, x->o.last);
+	for (uint64_t t = x->o.first; t <= x->o.last && !x->stop; t++) {
+		int c = step_complete(x, t);
+		if (c < 0 || score_step(x, t, c) < 0)
+			return -1;
+		event_base_loop(x->base, EVLOOP_NONBLOCK);
+	}
+	return 0;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct det *x = arg;
+	(void)sig;
+	(void)what;
+	x->stop = 1;
+	event_base_loopbreak(x->base);
+}
+
+/* Live: every 250 ms, score the next step once it is due. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct det *x = arg;
+	uint64_t now = now_ms(), step_ms = (uint64_t)x->cfg.step_s * 1000;
+	uint64_t due = (x->next_step + 1 + x->cfg.late_steps) * step_ms + 500;
+	int c;
+
+	(void)fd;
+	(void)what;
+	while (!x->stop && now >= due) {
+		c = step_complete(x, x->next_step);
+		if (c < 0)
+			return; /* Redis down: retry next tick */
+		if (c == 0) {
+			if (x->wait_started_ms == 0)
+				x->wait_started_ms = now;
+			if (now - x->wait_started_ms < step_ms)
+				return;
+		}
+		x->wait_started_ms = 0;
+		if (score_step(x, x->next_step, c) < 0)
+			return;
+		x->next_step++;
+		due += step_ms;
+	}
+}
+
+static void usage(int code)
+{
+	fprintf(code ? stderr : stdout,
+		"usage: " PROG " [-c FILE] [-t] [-f] [--id ID] [--shard N/M]\n"
+		"                       [--replay-steps FIRST:LAST | --replay-all] [--json]\n"
+		"  -c FILE              configuration (default /etc/mamori/mamori.conf)\n"
+		"  -t                   check the configuration and exit\n"
+		"  -f                   stay in the foreground, log to stderr\n"
+		"  --id ID              detector id in alerts (default: the collector id)\n"
+		"  --shard N/M          score only hosts with mm_redis_shard(addr) %% M == N\n"
+		"  --replay-steps A:B   score the recorded steps A..B and exit\n"
+		"  --replay-all         score every step with done marks and exit\n"
+		"  --json               also print alerts as JSON lines on stdout\n");
+	exit(code);
+}
+
+static void parse_opts(int argc, char **argv, struct opts *o)
+{
+	enum { OPT_ID = 256, OPT_SHARD, OPT_STEPS, OPT_ALL, OPT_JSON };
+	static const struct option lo[] = {
+		{ "id", required_argument, NULL, OPT_ID },
+		{ "shard", required_argument, NULL, OPT_SHARD },
+		{ "replay-steps", required_argument, NULL, OPT_STEPS },
+		{ "replay-all", no_argument, NULL, OPT_ALL },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+	char *end;
+
+	memset(o, 0, sizeof(*o));
+	o->conf = "/etc/mamori/mamori.conf";
+	o->shard_m = 1;
+	while ((ch = getopt_long(argc, argv, "c:fht", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'c': o->conf = optarg; break;
+		case 'f': o->fg = 1; break;
+		case 't': o->check = 1; break;
+		case 'h': usage(0); break;
+		case OPT_ID: o->id = optarg; break;
+		case OPT_JSON: o->json = 1; break;
+		case OPT_ALL: o->replay = o->replay_all = 1; break;
+		case OPT_SHARD:
+			if (sscanf(optarg, "%u/%u", &o->shard_n, &o->shard_m) != 2 || o->shard_m == 0 ||
+			    o->shard_n >= o->shard_m) {
+				fprintf(stderr, PROG ": --shard N/M with N < M\n");
+				exit(2);
+			}
+			break;
+		case OPT_STEPS:
+			errno = 0;
+			o->first = strtoull(optarg, &end, 10);
+			if (*end != ':' || errno)
+				usage(2);
+			o->last = strtoull(end + 1, &end, 10);
+			if (*end != '\0' || errno || o->last < o->first)
+				usage(2);
+			o->replay = 1;
+			break;
+		default: usage(2);
+		}
+	}
+	if (optind != argc)
+		usage(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct det *x = calloc(1, sizeof(*x));
+	char err[256];
+	struct event *ev_int = NULL, *ev_term = NULL, *ev_tick = NULL;
+	int rc = 1;
+
+	if (x == NULL)
+		return 1;
+	mm_log_init(PROG, 1, MM_LOG_INFO);
+	parse_opts(argc, argv, &x->o);
+	if (mm_config_load(&x->cfg, x->o.conf, stderr) != 0)
+		return 1;
+	if (x->o.check) {
+		printf("%s: configuration OK\n", x->o.conf);
+		mm_config_free(&x->cfg);
+		return 0;
+	}
+	snprintf(x->id, sizeof(x->id), "%s", x->o.id ? x->o.id : x->cfg.collector_id);
+	mm_log_set_level(x->cfg.log_level);
+	if (!x->o.fg && !x->o.replay) {
+		if (daemon(0, 0) != 0)
+			mm_fatal("daemon");
+		mm_log_init(PROG, 0, x->cfg.log_level);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	x->base = event_base_new();
+	if (x->base == NULL)
+		mm_fatalx("event_base_new");
+	x->out = mm_alert_outputs_new(x->base, &x->cfg, x->id, err, sizeof(err));
+	if (x->out == NULL)
+		mm_fatalx("alerts: %s", err);
+	x->d = mm_det_new(&x->cfg, 0, on_event, x);
+	x->fast = calloc(BATCH, sizeof(*x->fast));
+	x->slow = calloc(BATCH, sizeof(*x->slow));
+	x->who = calloc(BATCH, sizeof(*x->who));
+	if (x->d == NULL || x->fast == NULL || x->slow == NULL || x->who == NULL)
+		mm_fatalx("out of memory");
+	x->rd = mm_redis_reader_open(&x->cfg, 10000, err, sizeof(err));
+	if (x->rd == NULL)
+		mm_fatalx("%s", err);
+	x->rc = rc_connect(&x->cfg, err, sizeof(err));
+	if (x->rc == NULL)
+		mm_fatalx("%s", err);
+	ev_int = evsignal_new(x->base, SIGINT, on_signal, x);
+	ev_term = evsignal_new(x->base, SIGTERM, on_signal, x);
+	if (ev_int == NULL || ev_term == NULL || evsignal_add(ev_int, NULL) || evsignal_add(ev_term, NULL))
+		mm_fatalx("signals");
+
+	if (x->o.replay) {
+		rc = run_replay(x) < 0 ? 1 : 0;
+	} else {
+		struct timeval tv = { 0, 250000 };
+		uint64_t step_ms = (uint64_t)x->cfg.step_s * 1000;
+		x->next_step = now_ms() / step_ms - x->cfg.late_steps - 1;
+		ev_tick = event_new(x->base, -1, EV_PERSIST, on_tick, x);
+		if (ev_tick == NULL || event_add(ev_tick, &tv) != 0)
+			mm_fatalx("timer");
+		mm_info("scoring from step %" PRIu64 " (shard %u/%u)", x->next_step, x->o.shard_n, x->o.shard_m);
+		event_base_dispatch(x->base);
+		rc = 0;
+	}
+	/* Open incidents stay open: no end events on shutdown. */
+	mm_alert_outputs_drain(x->out, 5000);
+	{
+		const struct mm_det_stats *s = mm_det_stats(x->d);
+		mm_info("scored %" PRIu64 " host-steps, hosts %" PRIu64 " (refused %" PRIu64 "), incidents started %" PRIu64
+			", incomplete steps %" PRIu64,
+			s->scored, s->hosts, s->refused, s->starts, x->incomplete_steps);
+	}
+	if (ev_tick)
+		event_free(ev_tick);
+	event_free(ev_int);
+	event_free(ev_term);
+	mm_alert_outputs_free(x->out);
+	mm_det_free(x->d);
+	mm_redis_reader_close(x->rd);
+	redisFree(x->rc);
+	event_base_free(x->base);
+	free(x->fast);
+	free(x->slow);
+	free(x->who);
+	free(x->addrs);
+	mm_config_free(&x->cfg);
+	free(x);
+	return rc;
+}

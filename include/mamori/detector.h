@@ -1,0 +1,77 @@
+/*
+ * detector.h - the detector daemon's per-step state and logic
+ * (detector/run.c), without Redis or a clock so that it can be driven from
+ * tests: the daemon (detector/main.c) reads a step's windows and feeds them
+ * here host by host, then closes the step.
+ *
+ * Per host: its baseline and M-of-N hit history, in a bounded table
+ * (max_hosts entries; a host beyond it is refused and counted, not scored).
+ * Per group: the detection parameters, the group baseline, the
+ * time-of-week profile and the step's learning accumulator.  One incident
+ * table for everything; its events go to the callback given at creation.
+ *
+ * Not done here (yet): carpet bombing (prefix aggregates) and external
+ * sources (hosts outside every group are not scored).
+ *
+ * Memory: about max_hosts x (sizeof(struct mm_det_host) + 8) bytes at most
+ * (hosts are allocated as first seen) plus ~12 KiB per group, plus the
+ * incident table (incident.h).
+ */
+#ifndef MAMORI_DETECTOR_H
+#define MAMORI_DETECTOR_H
+
+#include <stdint.h>
+#include "mamori/config.h"
+#include "mamori/incident.h"
+#include "mamori/redis_schema.h"
+#include "mamori/score.h"
+#include "mamori/window.h"
+
+struct mm_det_host {
+	uint8_t addr[16];
+	int group;                 /* index into cfg->groups */
+	uint8_t loaded;            /* the persisted baseline was looked up */
+	uint64_t last_step;        /* last step scored */
+	struct mm_baseline base;
+	struct mm_confirm confirm;
+	struct mm_det_host *next;  /* hash chain */
+};
+
+struct mm_det_stats {
+	uint64_t scored;           /* host-steps scored */
+	uint64_t hosts;            /* in the table */
+	uint64_t refused;          /* hosts not tracked: table full */
+	uint64_t starts;           /* incidents started */
+};
+
+struct mm_det;
+
+/* cfg must outlive the detector.  max_hosts 0 = cfg->max_hosts.  Events of
+ * every incident go to fn(arg, ...).  NULL on no memory. */
+struct mm_det *mm_det_new(const struct mm_config *cfg, uint32_t max_hosts, mm_incident_fn fn, void *arg);
+void mm_det_free(struct mm_det *d);
+
+/* The host's state; with create, made (baseline cold, loaded = 0) when
+ * missing.  NULL when the address is in no group, or missing and not
+ * created, or the table is full (counted). */
+struct mm_det_host *mm_det_host(struct mm_det *d, const uint8_t addr[16], int create);
+
+/* Score host h at `step` from its fast window (fast_steps steps summed,
+ * normally [window] steps) and slow window (slow_steps summed, normally
+ * mm_slow_window_steps; NULL = fast); fewer steps when the data begins
+ * inside the window (the start of a replay), so that rates are not
+ * diluted by steps nobody recorded.  Feeds the
+ * incidents, learn.  who (may be NULL) and completeness (0..1, -1 unknown)
+ * go into the evidence.  Returns the number of incidents started. */
+int mm_det_score(struct mm_det *d, struct mm_det_host *h, uint64_t step, const struct mm_hoststep *fast,
+		 uint32_t fast_steps, const struct mm_hoststep *slow, uint32_t slow_steps,
+		 const struct mm_redis_contrib *who, double completeness);
+
+/* Close `step` after every host of it: group learning, incident updates
+ * and ends.  Returns the number of events. */
+unsigned mm_det_end_step(struct mm_det *d, uint64_t step);
+
+const struct mm_det_stats *mm_det_stats(const struct mm_det *d);
+struct mm_incidents *mm_det_incidents(struct mm_det *d);
+
+#endif

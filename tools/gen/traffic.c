@@ -17,7 +17,8 @@
  * the sampled count the exporter reports (P/N rounded stochastically, at
  * least 1, since a record exists only when a packet was sampled).  Flows
  * end up to 1 s before their export and last up to the 60 s active
- * timeout, so their start/end spread over time.
+ * timeout, so their start/end spread over time; a flow longer than that
+ * (1..20 ms a packet) is exported as its last 60 s slice.
  *
  * Everything comes from xoshiro256** streams derived from the seed: the
  * same seed gives the same hosts, roles, peers and records, and the
@@ -540,7 +541,25 @@ static void make_record(const struct gen_traffic *t, struct gen_rng *r, uint32_t
 	uint64_t dur = 0;
 	if (k > 1) {
 		/* (k-1) sampled gaps of N packets each, 1..20 ms per packet */
-		double d = (double)(k - 1) * t->c.sampling * (1 + gen_rng_below(r, 20));
+		double gap = (double)t->c.sampling * (1 + gen_rng_below(r, 20));
+		double d = (double)(k - 1) * gap;
+		if (d > ACTIVE_TIMEOUT_MS) {
+			/* A flow longer than the active timeout is exported
+			 * in slices of it: this record is its last slice, with
+			 * the packets that fit in it at the flow's own pace.
+			 * Not the whole flow squeezed into 60 s (a multi-hour
+			 * transfer as one minute at tens of thousands of pps
+			 * from one host: a burst no real host makes). */
+			uint32_t fit = 1 + (uint32_t)(ACTIVE_TIMEOUT_MS / gap);
+			if (fit < k) {
+				k = fit;
+				f->packets = k;
+				f->bytes = (uint64_t)k * size;
+				f->packets_scaled = mm_scale(f->packets, t->c.sampling);
+				f->bytes_scaled = mm_scale(f->bytes, t->c.sampling);
+			}
+			d = (double)(k - 1) * gap;
+		}
 		dur = d > ACTIVE_TIMEOUT_MS ? ACTIVE_TIMEOUT_MS : (uint64_t)d;
 	}
 	f->end_ms = t_ms > lag ? t_ms - lag : 0;

@@ -49,6 +49,14 @@ struct collector_seen {
 	uint64_t last_step;
 };
 
+/* The active hosts of one step (filtered to this shard and the groups). */
+struct idx_slot {
+	uint64_t step;
+	int valid;
+	uint8_t (*a)[16];
+	size_t n, cap;
+};
+
 struct det {
 	struct opts o;
 	struct mm_config cfg;
@@ -65,6 +73,8 @@ struct det {
 	uint64_t wait_started_ms;
 	uint8_t (*addrs)[16];
 	size_t naddrs, addrs_cap;
+	struct idx_slot *idx;         /* the last slow window's step indexes */
+	uint32_t nidx;
 	struct mm_hoststep *fast, *slow;
 	struct mm_redis_contrib *who;
 	uint64_t incomplete_steps;
@@ -193,23 +203,30 @@ static int save_baselines(struct det *x, struct mm_det_host **hs, size_t n)
 	return 0;
 }
 
+struct add_ctx {
+	struct det *x;
+	struct idx_slot *slot;
+};
+
 static int add_addr(void *arg, const uint8_t addr[16])
 {
-	struct det *x = arg;
+	struct add_ctx *c = arg;
+	struct det *x = c->x;
+	struct idx_slot *sl = c->slot;
 
 	if (x->o.shard_m > 1 && mm_redis_shard(addr) % x->o.shard_m != x->o.shard_n)
 		return 0;
 	if (mm_config_group_of(&x->cfg, addr) < 0)
 		return 0;
-	if (x->naddrs == x->addrs_cap) {
-		size_t cap = x->addrs_cap ? x->addrs_cap * 2 : 4096;
-		void *p = realloc(x->addrs, cap * 16);
+	if (sl->n == sl->cap) {
+		size_t cap = sl->cap ? sl->cap * 2 : 1024;
+		void *p = realloc(sl->a, cap * 16);
 		if (p == NULL)
 			return 1;
-		x->addrs = p;
-		x->addrs_cap = cap;
+		sl->a = p;
+		sl->cap = cap;
 	}
-	memcpy(x->addrs[x->naddrs++], addr, 16);
+	memcpy(sl->a[sl->n++], addr, 16);
 	return 0;
 }
 
@@ -260,6 +277,78 @@ static int step_complete(struct det *x, uint64_t step)
 	return c.n > 0 || x->nseen == 0 ? 1 : 0;
 }
 
+/* One step's index into its slot of the ring. */
+static int read_index(struct det *x, uint64_t st)
+{
+	struct idx_slot *sl = &x->idx[st % x->nidx];
+	struct add_ctx c = { x, sl };
+
+	sl->valid = 0;
+	sl->n = 0;
+	if (mm_redis_read_index(x->rd, st, add_addr, &c) < 0) {
+		mm_warnx("redis: index of step %" PRIu64 ": %s", st, mm_redis_reader_error(x->rd));
+		return -1;
+	}
+	sl->step = st;
+	sl->valid = 1;
+	return 0;
+}
+
+/*
+ * The hosts to score at `step`: every host active in some step of the slow
+ * window [first, step], not only in `step`.  A host's windows are not empty
+ * in the steps after its last record, and its baseline must see them as
+ * they are: scored only when active, a sparse host learnt its quiet steps
+ * as zero windows (mm_baseline_learn fills gaps with silence), which
+ * underestimated its window rates by up to the window's length (30 x for
+ * the slow window's bytes out) and made its next few sampled packets a
+ * 20-sigma exfiltration.  The indexes of past steps are kept in a ring
+ * (read from Redis once, the current step's every time).
+ */
+static int active_hosts(struct det *x, uint64_t step, uint64_t first)
+{
+	size_t k = 0;
+
+	if (x->idx == NULL) {
+		x->nidx = mm_slow_window_steps(&x->cfg);
+		if (x->nidx == 0)
+			x->nidx = 1;
+		x->idx = calloc(x->nidx, sizeof(*x->idx));
+		if (x->idx == NULL)
+			return -1;
+	}
+	if (step + 1 - first > x->nidx)
+		first = step + 1 - x->nidx;
+	x->naddrs = 0;
+	for (uint64_t st = first; st <= step; st++) {
+		struct idx_slot *sl = &x->idx[st % x->nidx];
+
+		if ((st == step || !sl->valid || sl->step != st) && read_index(x, st) < 0)
+			return -1;
+		if (x->naddrs + sl->n > x->addrs_cap) {
+			size_t cap = x->addrs_cap ? x->addrs_cap : 4096;
+			void *p;
+
+			while (cap < x->naddrs + sl->n)
+				cap *= 2;
+			p = realloc(x->addrs, cap * 16);
+			if (p == NULL)
+				return -1;
+			x->addrs = p;
+			x->addrs_cap = cap;
+		}
+		memcpy(x->addrs[x->naddrs], sl->a, sl->n * 16);
+		x->naddrs += sl->n;
+	}
+	/* a fixed order: the same content gives the same events in the same order */
+	qsort(x->addrs, x->naddrs, 16, cmp_addr);
+	for (size_t i = 0; i < x->naddrs; i++)
+		if (k == 0 || memcmp(x->addrs[k - 1], x->addrs[i], 16) != 0)
+			memmove(x->addrs[k++], x->addrs[i], 16);
+	x->naddrs = k;
+	return 0;
+}
+
 static int score_step(struct det *x, uint64_t step, int complete)
 {
 	uint32_t w = x->cfg.window_steps, s = mm_slow_window_steps(&x->cfg);
@@ -279,13 +368,8 @@ static int score_step(struct det *x, uint64_t step, int complete)
 		sfirst = x->origin;
 	fn = (uint32_t)(step + 1 - ffirst);
 	sn = (uint32_t)(step + 1 - sfirst);
-	x->naddrs = 0;
-	if (mm_redis_read_index(x->rd, step, add_addr, x) < 0) {
-		mm_warnx("redis: index of step %" PRIu64 ": %s", step, mm_redis_reader_error(x->rd));
+	if (active_hosts(x, step, sfirst) < 0)
 		return -1;
-	}
-	/* a fixed order: the same content gives the same events in the same order */
-	qsort(x->addrs, x->naddrs, 16, cmp_addr);
 	ba = malloc(BATCH * 16);
 	if (ba == NULL)
 		return -1;
@@ -554,6 +638,9 @@ int main(int argc, char **argv)
 	free(x->slow);
 	free(x->who);
 	free(x->addrs);
+	for (uint32_t i = 0; x->idx != NULL && i < x->nidx; i++)
+		free(x->idx[i].a);
+	free(x->idx);
 	mm_config_free(&x->cfg);
 	free(x);
 	return rc;

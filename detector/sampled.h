@@ -85,6 +85,23 @@ static inline double mm_pkt_size_out(const struct mm_baseline *b, const struct m
 	return MM_DEFAULT_PKT_SIZE;
 }
 
+/* Bytes per packet out for a score's floor: the larger of what the
+ * baseline knows and what the window itself carries.  The packets behind
+ * the bytes are the window's own: a sum of N sampled packets of this size
+ * has a spread of about the size x sqrt(N) whatever the baseline says.  The
+ * baseline's ratio alone is no guide for a sparse host: its bytes (slow
+ * window) and packets (fast window) are learnt at different paces, and
+ * while a quiet host wakes up their ratio fell to 2 bytes a packet, which
+ * made a dozen sampled 100-byte packets a 70-sigma exfiltration. */
+static inline double mm_pkt_size_scored(const struct mm_baseline *b, const struct mm_features *x)
+{
+	double s = mm_pkt_size_out(b, x);
+
+	if (x->rate[MM_C_PKTS_OUT] > 0 && x->rate[MM_C_BYTES_OUT] / x->rate[MM_C_PKTS_OUT] > s)
+		s = x->rate[MM_C_BYTES_OUT] / x->rate[MM_C_PKTS_OUT];
+	return s;
+}
+
 /* Steps per hour (at least 1). */
 static inline uint32_t mm_steps_per_hour(const struct mm_detect_params *p)
 {

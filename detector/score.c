@@ -233,7 +233,7 @@ static void feat_score(const struct ctx *x, enum mm_feat f, struct mm_feat_score
 	}
 	exp = mean * per;
 	fl = mm_sampled_floor(f, w->value_sampled[f], exp, w->sampled[MM_C_PKTS_OUT], exp_pkts,
-			      mm_pkt_size_out(x->bl, w), mm_extra_var(w, f));
+			      mm_pkt_size_scored(x->bl, w), mm_extra_var(w, f));
 	spread = sigma * per > fl ? sigma * per : fl;
 	out->observed = w->value_sampled[f];
 	out->expected = exp;

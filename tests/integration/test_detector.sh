@@ -5,9 +5,9 @@
 #   -> mamori-collector --replay -> Redis -> mamori-detector --replay-all --json.
 # Asserts exactly one syn_flood incident on its victim and one
 # amplification (vector ntp) on its victim, and nothing else on either
-# victim.  Starts elsewhere (the background) are counted and printed; with
-# MM_STRICT_BACKGROUND=1 any of them fails the test (the brief's goal; the
-# scoring core still raises a few on this sparse background: see the note).
+# victim.  Any start elsewhere (the clean background) fails the test (the
+# brief's goal: zero false alerts); MM_STRICT_BACKGROUND=0 only counts and
+# prints them (for experiments with the scoring).
 # Also: the same Redis content scored again gives the same alerts.
 set -eu
 . tests/integration/lib.sh
@@ -72,7 +72,8 @@ done
 other=$(awk -F'\t' -v a=$SYN -v b=$AMP '$1 == "start" && $3 != a && $3 != b' "$MM_TMP/ev1.tsv")
 if [ -n "$other" ]; then
 	note "background starts: $(printf '%s\n' "$other" | wc -l) ($(printf '%s\n' "$other" | cut -f2 | sort | uniq -c | tr -s ' \n' ' '))"
-	[ "${MM_STRICT_BACKGROUND:-0}" != 1 ] || fail "starts on the clean background"
+	printf '%s\n' "$other" >&2
+	[ "${MM_STRICT_BACKGROUND:-1}" = 0 ] || fail "starts on the clean background"
 fi
 
 # Deterministic: the same Redis content gives the same alerts.  The second

@@ -141,6 +141,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/etc/mamori
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 config/mamori.conf $(DESTDIR)$(PREFIX)/etc/mamori/mamori.conf
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 tools/gen/mamori-gen.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 collector/mamori-collector.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
 	rm -rf build build-san

@@ -416,7 +416,8 @@ static void hook_reap(struct hook_run *h, int killed)
 		o->st.hooks_failed++;
 	event_free(h->exited);
 	event_free(h->deadline);
-	close(h->pidfd);
+	if (h->pidfd >= 0)
+		close(h->pidfd);
 	h->pid = 0;
 	o->hooks_running--;
 }
@@ -426,6 +427,21 @@ static void hook_exited_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	hook_reap(arg, 0);
+}
+
+/* Without a pidfd (old kernels, valgrind): look for the child's exit on a
+ * short timer instead, never blocking the loop. */
+static void hook_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hook_run *h = arg;
+	siginfo_t si;
+
+	(void)fd;
+	(void)what;
+	memset(&si, 0, sizeof(si));
+	/* WNOWAIT: leave the child to hook_reap, which collects its status */
+	if (waitid(P_PID, (id_t)h->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == h->pid)
+		hook_reap(h, 0);
 }
 
 static void hook_deadline_cb(evutil_socket_t fd, short what, void *arg)
@@ -494,22 +510,14 @@ static void hook_run(struct mm_alert_outputs *o, const char *json, size_t len)
 	h->pidfd = pidfd_open(pid, 0);
 	o->hooks_running++;
 	o->st.hooks_run++;
-	if (h->pidfd < 0) {
-		/* no pidfd: wait for it here (bounded by the kernel, not by us) */
-		h->exited = NULL;
-		h->deadline = NULL;
-		int status;
-		waitpid(pid, &status, 0);
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			o->st.hooks_failed++;
-		h->pid = 0;
-		o->hooks_running--;
-		return;
-	}
-	h->exited = event_new(o->base, h->pidfd, EV_READ, hook_exited_cb, h);
+	struct timeval poll_tv = { 0, 50000 };
+	if (h->pidfd >= 0)
+		h->exited = event_new(o->base, h->pidfd, EV_READ, hook_exited_cb, h);
+	else
+		h->exited = event_new(o->base, -1, EV_PERSIST, hook_poll_cb, h);
 	h->deadline = evtimer_new(o->base, hook_deadline_cb, h);
 	struct timeval tv = { (time_t)o->hook_timeout_s, 0 };
-	event_add(h->exited, NULL);
+	event_add(h->exited, h->pidfd >= 0 ? NULL : &poll_tv);
 	evtimer_add(h->deadline, &tv);
 }
 

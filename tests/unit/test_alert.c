@@ -390,7 +390,12 @@ START_TEST(hook_stdin_timeout_limit)
 	snprintf(sock, sizeof(sock), "%s/no-such.sock", dir);
 	snprintf(hook, sizeof(hook), "%s/hook.sh", dir);
 	snprintf(out, sizeof(out), "%s/out", dir);
-	snprintf(body, sizeof(body), "cat > %s.tmp && mv %s.tmp %s", out, out, out);
+	/* The hook holds its slot until the test says go (bounded), so the
+	 * second event meets a busy slot whatever the machine's speed. */
+	snprintf(body, sizeof(body),
+		 "i=0; while [ ! -e %s/go ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done\n"
+		 "cat > %s.tmp && mv %s.tmp %s",
+		 dir, out, out, out);
 	write_script(hook, body);
 
 	/* 1: the JSON (and a newline) on stdin */
@@ -403,7 +408,14 @@ START_TEST(hook_stdin_timeout_limit)
 	craft(&inc);
 	mm_alert_emit(o, MM_INC_START, &inc);
 	mm_alert_emit(o, MM_INC_UPDATE, &inc); /* the one slot is busy: skipped */
-	ck_assert_int_eq(mm_alert_outputs_drain(o, 10000), 0);
+	{
+		char go[128];
+		snprintf(go, sizeof(go), "%s/go", dir);
+		FILE *g = fopen(go, "w");
+		ck_assert_ptr_nonnull(g);
+		fclose(g);
+	}
+	ck_assert_int_eq(mm_alert_outputs_drain(o, 30000), 0);
 	ck_assert_uint_eq(mm_alert_outputs_stats(o)->hooks_run, 1);
 	ck_assert_uint_eq(mm_alert_outputs_stats(o)->hooks_skipped, 1);
 	ck_assert_uint_eq(mm_alert_outputs_stats(o)->hooks_failed, 0);

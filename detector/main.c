@@ -566,11 +566,14 @@ int main(int argc, char **argv)
 		return 1;
 	mm_log_init(PROG, 1, MM_LOG_INFO);
 	parse_opts(argc, argv, &x->o);
-	if (mm_config_load(&x->cfg, x->o.conf, stderr) != 0)
+	if (mm_config_load(&x->cfg, x->o.conf, stderr) != 0) {
+		free(x);
 		return 1;
+	}
 	if (x->o.check) {
 		printf("%s: configuration OK\n", x->o.conf);
 		mm_config_free(&x->cfg);
+		free(x);
 		return 0;
 	}
 	snprintf(x->id, sizeof(x->id), "%s", x->o.id ? x->o.id : x->cfg.collector_id);

@@ -138,6 +138,7 @@ static const struct keydef cfg_keys[] = {
 	{ "detector", "update_steps", CT_UINT, C_(incident_update_steps), 1, 8640, 6, NULL, 0 },
 	{ "detector", "calm_steps", CT_UINT, C_(incident_calm_steps), 1, 8640, 6, NULL, 0 },
 	{ "detector", "max_incidents", CT_UINT, C_(max_incidents), 1, 10000000, 100000, NULL, 0 },
+	{ "detector", "max_prefixes", CT_UINT, C_(max_prefixes), 1, 4194304, 65536, NULL, 0 },
 
 	{ "alerts", "stream", CT_STR, C_(alert_stream), 1, 0, 0, "mm:alerts", 0 },
 	{ "alerts", "stream_maxlen", CT_UINT, C_(alert_stream_maxlen), 1, 100000000, 100000, NULL, 0 },
@@ -196,6 +197,8 @@ static const struct keydef grp_keys[] = {
 	{ "group", "ewma_alpha", CT_UINT, G_(ewma_alpha), 1, 500, 10, NULL, 0 },
 	{ "group", "learn_clip", CT_UINT, G_(learn_clip), 1, 100, 3, NULL, 0 },
 	{ "group", "time_of_week", CT_BOOL, G_(time_of_week), 0, 1, 1, NULL, 0 },
+	{ "group", "carpet_prefix4", CT_UINT, G_(carpet_prefix4), 0, 32, 24, NULL, 0 },
+	{ "group", "carpet_prefix6", CT_UINT, G_(carpet_prefix6), 0, 128, 64, NULL, 0 },
 };
 #define NGRP_KEYS (sizeof(grp_keys) / sizeof(grp_keys[0]))
 

@@ -9,7 +9,8 @@
  *
  * Baselines persist in mm:b:{<addr>} (the host's hash tag, the retention
  * as TTL): loaded once per host on first sight, written after each step it
- * was scored in.  Open incidents are not ended on shutdown (no end events
+ * was scored in.  Prefix baselines (carpet bombing) are kept in memory
+ * only: after a restart they learn again for warmup_steps.  Open incidents are not ended on shutdown (no end events
  * for them); the incident table itself is in memory only, so after a
  * restart an attack still running starts a new incident.
  */
@@ -182,17 +183,24 @@ static int load_baselines(struct det *x, struct mm_det_host **hs, size_t n)
 	return 0;
 }
 
+/* External sources have no baseline to keep. */
 static int save_baselines(struct det *x, struct mm_det_host **hs, size_t n)
 {
 	char key[MM_REDIS_KEY_MAX];
 	uint8_t blob[MM_BASELINE_BLOB_SIZE];
+	size_t sent = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		size_t len = mm_baseline_encode(&hs[i]->base, blob);
+		size_t len;
+
+		if (hs[i]->external)
+			continue;
+		len = mm_baseline_encode(&hs[i]->base, blob);
 		bkey(key, hs[i]->addr);
 		redisAppendCommand(x->rc, "SET %s %b EX %u", key, blob, len, (unsigned)x->cfg.retention_s);
+		sent++;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < sent; i++) {
 		redisReply *r;
 		if (redisGetReply(x->rc, (void **)&r) != REDIS_OK) {
 			mm_warnx("redis: baselines: %s", x->rc->errstr);
@@ -216,7 +224,8 @@ static int add_addr(void *arg, const uint8_t addr[16])
 
 	if (x->o.shard_m > 1 && mm_redis_shard(addr) % x->o.shard_m != x->o.shard_n)
 		return 0;
-	if (mm_config_group_of(&x->cfg, addr) < 0)
+	/* external sources too, when the detector tracks them */
+	if (x->cfg.max_external == 0 && mm_config_group_of(&x->cfg, addr) < 0)
 		return 0;
 	if (sl->n == sl->cap) {
 		size_t cap = sl->cap ? sl->cap * 2 : 1024;
@@ -624,9 +633,11 @@ int main(int argc, char **argv)
 	mm_alert_outputs_drain(x->out, 5000);
 	{
 		const struct mm_det_stats *s = mm_det_stats(x->d);
-		mm_info("scored %" PRIu64 " host-steps, hosts %" PRIu64 " (refused %" PRIu64 "), incidents started %" PRIu64
-			", incomplete steps %" PRIu64,
-			s->scored, s->hosts, s->refused, s->starts, x->incomplete_steps);
+		mm_info("scored %" PRIu64 " host-steps, hosts %" PRIu64 ", externals %" PRIu64 " (refused %" PRIu64
+			"), prefix-steps %" PRIu64 " (prefixes %" PRIu64 ", refused %" PRIu64 ", host observations folded %" PRIu64
+			"), incidents started %" PRIu64 ", incomplete steps %" PRIu64,
+			s->scored, s->hosts, s->externals, s->refused, s->prefixes_scored, s->prefixes, s->prefixes_refused,
+			s->folded, s->starts, x->incomplete_steps);
 	}
 	if (ev_tick)
 		event_free(ev_tick);

@@ -1,14 +1,49 @@
 /*
- * run.c - the detector's per-step logic: host and group state, scoring,
- * incidents, learning (detector.h).  No I/O.
+ * run.c - the detector's per-step logic: host, prefix and group state,
+ * scoring, incidents, learning (detector.h).  No I/O.
+ *
+ * A step: mm_det_score per host (own classes; inbound classes of hosts in
+ * a carpet-bombing prefix are held back), then mm_det_end_step: each
+ * prefix touched this step is scored on the sum of its hosts' windows,
+ * the held-back host observations go to the incidents unless their
+ * prefix is under carpet bombing (one incident for the prefix, not one
+ * per host), then the groups learn and quiet incidents end.
  */
 #include <stdlib.h>
 #include <string.h>
 #include "mamori/detector.h"
+#include "mamori/flow.h"
+
+/* A carpet-bombing prefix aggregate: its baseline and hit history, and
+ * the current step's sum of its hosts' fast windows. */
+struct det_prefix {
+	uint8_t addr[16];              /* masked */
+	uint8_t plen;                  /* in 128-bit terms (IPv4 /24 = 120) */
+	uint8_t carpet;                /* carpet bombing open or seen this step */
+	int group;
+	uint64_t acc_step;             /* the step `sum` is for */
+	uint32_t fast_steps;
+	double top_excess;             /* the largest mm_inbound_excess of a host that hit */
+	double completeness;           /* the lowest of its hosts', -1 unknown */
+	unsigned ncoll, morecoll;      /* collectors of the first host with any */
+	char coll[MM_EVIDENCE_COLLECTORS][MM_NAME_MAX];
+	struct mm_hoststep sum;
+	struct mm_baseline base;
+	struct mm_confirm confirm;
+	struct det_prefix *next;       /* hash chain */
+};
+
+/* A host's inbound observation held back until its prefix is scored. */
+struct held {
+	struct mm_incident_key key;
+	struct mm_incident_obs obs;
+	struct mm_evidence ev;
+	struct det_prefix *pf;
+};
 
 struct mm_det {
 	const struct mm_config *cfg;
-	uint32_t max_hosts;
+	uint32_t max_hosts, max_external;
 	struct mm_det_host **buckets;
 	uint32_t nbuckets;            /* power of two */
 	unsigned ngroups;
@@ -17,8 +52,18 @@ struct mm_det {
 	struct mm_tow *tow;
 	struct mm_group_acc *acc;
 	struct mm_incidents *inc;
+	/* carpet bombing */
+	struct det_prefix **pbuckets;
+	uint32_t npbuckets;           /* power of two */
+	struct det_prefix **touched;  /* prefixes with hosts this step */
+	uint32_t ntouched;
+	struct held *held;
+	size_t nheld, held_cap;
+	uint64_t last_sweep;
 	struct mm_det_stats st;
 };
+
+#define EXTERNAL_SWEEP_STEPS 64 /* externals idle this long (x slow window) are forgotten */
 
 static uint32_t host_hash(const uint8_t addr[16])
 {
@@ -40,9 +85,13 @@ struct mm_det *mm_det_new(const struct mm_config *cfg, uint32_t max_hosts, mm_in
 	d->max_hosts = max_hosts ? max_hosts : cfg->max_hosts;
 	if (d->max_hosts == 0)
 		d->max_hosts = 1;
+	d->max_external = cfg->ngroups > 0 ? cfg->max_external : 0;
 	d->nbuckets = 1024;
-	while (d->nbuckets < d->max_hosts / 2 && d->nbuckets < (1u << 22))
+	while (d->nbuckets < (d->max_hosts + d->max_external) / 2 && d->nbuckets < (1u << 22))
 		d->nbuckets <<= 1;
+	d->npbuckets = 256;
+	while (d->npbuckets < cfg->max_prefixes / 2 && d->npbuckets < (1u << 20))
+		d->npbuckets <<= 1;
 	ng = cfg->ngroups ? cfg->ngroups : 1;
 	d->ngroups = cfg->ngroups;
 	d->buckets = calloc(d->nbuckets, sizeof(*d->buckets));
@@ -50,7 +99,10 @@ struct mm_det *mm_det_new(const struct mm_config *cfg, uint32_t max_hosts, mm_in
 	d->gbase = calloc(ng, sizeof(*d->gbase));
 	d->tow = calloc(ng, sizeof(*d->tow));
 	d->acc = calloc(ng, sizeof(*d->acc));
-	if (d->buckets == NULL || d->params == NULL || d->gbase == NULL || d->tow == NULL || d->acc == NULL)
+	d->pbuckets = calloc(d->npbuckets, sizeof(*d->pbuckets));
+	d->touched = calloc(cfg->max_prefixes ? cfg->max_prefixes : 1, sizeof(*d->touched));
+	if (d->buckets == NULL || d->params == NULL || d->gbase == NULL || d->tow == NULL || d->acc == NULL ||
+	    d->pbuckets == NULL || d->touched == NULL)
 		goto err;
 	for (unsigned g = 0; g < cfg->ngroups; g++) {
 		mm_detect_params_from_group(&d->params[g], cfg, &cfg->groups[g]);
@@ -81,6 +133,18 @@ void mm_det_free(struct mm_det *d)
 			}
 		}
 	}
+	if (d->pbuckets != NULL) {
+		for (uint32_t i = 0; i < d->npbuckets; i++) {
+			struct det_prefix *pf = d->pbuckets[i], *n;
+			for (; pf != NULL; pf = n) {
+				n = pf->next;
+				free(pf);
+			}
+		}
+	}
+	free(d->pbuckets);
+	free(d->touched);
+	free(d->held);
 	free(d->buckets);
 	free(d->params);
 	free(d->gbase);
@@ -102,20 +166,138 @@ struct mm_det_host *mm_det_host(struct mm_det *d, const uint8_t addr[16], int cr
 	if (!create)
 		return NULL;
 	g = mm_config_group_of(d->cfg, addr);
-	if (g < 0)
+	if (g < 0 && d->max_external == 0)
 		return NULL;
-	if (d->st.hosts >= d->max_hosts || (h = calloc(1, sizeof(*h))) == NULL) {
+	if (g >= 0 ? d->st.hosts >= d->max_hosts : d->st.externals >= d->max_external) {
+		d->st.refused++;
+		return NULL;
+	}
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		d->st.refused++;
 		return NULL;
 	}
 	memcpy(h->addr, addr, 16);
-	h->group = g;
+	/* An external source is scored with the first group's keys, against
+	 * no baseline (score.h): it has no normal of ours to learn. */
+	h->external = g < 0;
+	h->group = g < 0 ? 0 : g;
+	h->loaded = h->external;
 	mm_baseline_init(&h->base);
 	mm_confirm_init(&h->confirm);
 	h->next = d->buckets[b];
 	d->buckets[b] = h;
-	d->st.hosts++;
+	if (h->external)
+		d->st.externals++;
+	else
+		d->st.hosts++;
 	return h;
+}
+
+/* ---- carpet-bombing prefixes ------------------------------------------ */
+
+static uint32_t prefix_hash(const uint8_t addr[16], uint8_t plen)
+{
+	return host_hash(addr) ^ (uint32_t)plen * 0x9e3779b1u;
+}
+
+/* The prefix aggregate host h counts into at `step`, reset for the step
+ * on first use; NULL when the group sums no prefixes of h's family or the
+ * table is full (counted). */
+static struct det_prefix *prefix_of(struct mm_det *d, const struct mm_det_host *h, uint64_t step,
+				    uint32_t fast_steps)
+{
+	const struct mm_group_cfg *g = &d->cfg->groups[h->group];
+	int is4 = mm_addr_is4(h->addr);
+	unsigned len = is4 ? g->carpet_prefix4 : g->carpet_prefix6;
+	uint8_t key[16] = { 0 };
+	uint8_t plen;
+	uint32_t b;
+	struct det_prefix *pf;
+
+	if (len == 0)
+		return NULL;
+	plen = (uint8_t)(is4 ? 96 + len : len);
+	memcpy(key, h->addr, plen / 8);
+	if (plen % 8)
+		key[plen / 8] = (uint8_t)(h->addr[plen / 8] & (0xff00u >> (plen % 8)));
+	b = prefix_hash(key, plen) & (d->npbuckets - 1);
+	for (pf = d->pbuckets[b]; pf != NULL; pf = pf->next)
+		if (pf->plen == plen && memcmp(pf->addr, key, 16) == 0)
+			break;
+	if (pf == NULL) {
+		if (d->st.prefixes >= d->cfg->max_prefixes || (pf = calloc(1, sizeof(*pf))) == NULL) {
+			d->st.prefixes_refused++;
+			return NULL;
+		}
+		memcpy(pf->addr, key, 16);
+		pf->plen = plen;
+		pf->group = h->group;
+		pf->acc_step = UINT64_MAX;
+		mm_baseline_init(&pf->base);
+		mm_confirm_init(&pf->confirm);
+		pf->next = d->pbuckets[b];
+		d->pbuckets[b] = pf;
+		d->st.prefixes++;
+	}
+	if (pf->acc_step != step) {
+		if (d->ntouched >= d->cfg->max_prefixes) {
+			d->st.prefixes_refused++;
+			return NULL;
+		}
+		memset(&pf->sum, 0, sizeof(pf->sum));
+		pf->acc_step = step;
+		pf->fast_steps = fast_steps;
+		pf->top_excess = 0;
+		pf->completeness = 1;
+		pf->ncoll = pf->morecoll = 0;
+		pf->carpet = 0;
+		d->touched[d->ntouched++] = pf;
+	}
+	return pf;
+}
+
+static int is_inbound(enum mm_class k)
+{
+	return k == MM_CLASS_FLOOD || k == MM_CLASS_SYN_FLOOD || k == MM_CLASS_AMPLIFICATION;
+}
+
+/* Keep a host's inbound observation until its prefix is scored.  0, or
+ * -1 when there is no room (the caller observes it at once). */
+static int hold(struct mm_det *d, const struct mm_incident_key *key, const struct mm_incident_obs *obs,
+		const struct mm_evidence *ev, struct det_prefix *pf)
+{
+	struct held *e;
+
+	if (d->nheld == d->held_cap) {
+		size_t cap = d->held_cap ? d->held_cap * 2 : 64;
+		void *n;
+
+		if (cap > d->cfg->max_incidents)
+			cap = d->cfg->max_incidents;
+		if (cap <= d->held_cap || (n = realloc(d->held, cap * sizeof(*d->held))) == NULL)
+			return -1;
+		d->held = n;
+		d->held_cap = cap;
+	}
+	e = &d->held[d->nheld++];
+	e->key = *key;
+	e->obs = *obs;
+	e->ev = *ev;
+	e->obs.ev = NULL;
+	e->pf = pf;
+	return 0;
+}
+
+/* ---- hosts ------------------------------------------------------------- */
+
+static int observe(struct mm_det *d, const struct mm_incident_key *key, uint64_t step,
+		   const struct mm_incident_obs *obs)
+{
+	if (mm_incidents_observe(d->inc, key, step, obs) == 1) {
+		d->st.starts++;
+		return 1;
+	}
+	return 0;
 }
 
 int mm_det_score(struct mm_det *d, struct mm_det_host *h, uint64_t step, const struct mm_hoststep *fast,
@@ -129,6 +311,7 @@ int mm_det_score(struct mm_det *d, struct mm_det_host *h, uint64_t step, const s
 	struct mm_evidence ev;
 	struct mm_incident_obs obs;
 	struct mm_incident_key key;
+	struct det_prefix *pf = NULL;
 	double step_s = d->cfg->step_s ? d->cfg->step_s : 1;
 	int hot, started = 0;
 
@@ -138,14 +321,31 @@ int mm_det_score(struct mm_det *d, struct mm_det_host *h, uint64_t step, const s
 	v.fast = &ff;
 	v.slow = slow != NULL ? &fs : NULL;
 	v.step = step;
-	v.external = 0;
-	mm_score_host(p, &v, &h->base, &d->gbase[h->group], &d->tow[h->group], &h->confirm, &res);
+	v.external = h->external;
+	if (h->external)
+		mm_score_host(p, &v, NULL, NULL, NULL, &h->confirm, &res);
+	else
+		mm_score_host(p, &v, &h->base, &d->gbase[h->group], &d->tow[h->group], &h->confirm, &res);
 	hot = res.hot;
+	if (!h->external && (pf = prefix_of(d, h, step, fast_steps)) != NULL) {
+		mm_hoststep_merge(&pf->sum, fast);
+		if (completeness < 0 || pf->completeness < 0)
+			pf->completeness = -1;
+		else if (completeness < pf->completeness)
+			pf->completeness = completeness;
+		if (pf->ncoll == 0 && who != NULL && who->n > 0) {
+			pf->ncoll = who->n < MM_EVIDENCE_COLLECTORS ? who->n : MM_EVIDENCE_COLLECTORS;
+			pf->morecoll = who->more + (who->n - pf->ncoll);
+			memcpy(pf->coll, who->id, pf->ncoll * sizeof(pf->coll[0]));
+		}
+	}
 	for (unsigned k = 0; k < MM_CLASS_COUNT; k++) {
 		const struct mm_class_score *cs = &res.cls[k];
 
 		if (k == MM_CLASS_CARPET_BOMBING)
 			continue;
+		if (pf != NULL && is_inbound((enum mm_class)k) && cs->hit && mm_inbound_excess(&res) > pf->top_excess)
+			pf->top_excess = mm_inbound_excess(&res);
 		mm_incident_key_host(&key, h->addr, (enum mm_class)k);
 		if (cs->confirmed || cs->sustain) {
 			mm_evidence_fill(&ev, (enum mm_class)k, &res, fast);
@@ -153,29 +353,110 @@ int mm_det_score(struct mm_det *d, struct mm_det_host *h, uint64_t step, const s
 				mm_evidence_set_collectors(&ev, who->id, who->n, who->more);
 			ev.completeness = completeness;
 			mm_incident_obs_from(&obs, cs, &ev);
-			if (mm_incidents_observe(d->inc, &key, step, &obs) == 1) {
-				started++;
-				d->st.starts++;
-			}
+			if (pf == NULL || !is_inbound((enum mm_class)k) || hold(d, &key, &obs, &ev, pf) < 0)
+				started += observe(d, &key, step, &obs);
 		}
 		if (!hot && mm_incidents_find(d->inc, &key) != NULL)
 			hot = 1;
 	}
-	mm_baseline_learn(&h->base, p, &v, &d->tow[h->group], hot, res.bytes_out_hot);
-	if (!hot)
-		mm_group_acc_add(&d->acc[h->group], p, &v, &d->tow[h->group]);
+	if (!h->external) {
+		mm_baseline_learn(&h->base, p, &v, &d->tow[h->group], hot, res.bytes_out_hot);
+		if (!hot)
+			mm_group_acc_add(&d->acc[h->group], p, &v, &d->tow[h->group]);
+	}
 	h->last_step = step;
 	d->st.scored++;
 	return started;
 }
 
+/* Score the prefixes touched this step, then release the held host
+ * observations: those of a prefix under carpet bombing are folded into
+ * its incident (counted), the rest observed. */
+static void score_prefixes(struct mm_det *d, uint64_t step)
+{
+	double step_s = d->cfg->step_s ? d->cfg->step_s : 1;
+
+	for (uint32_t i = 0; i < d->ntouched; i++) {
+		struct det_prefix *pf = d->touched[i];
+		const struct mm_detect_params *p = &d->params[pf->group];
+		struct mm_features ff;
+		struct mm_view v = { &ff, NULL, step, 0 };
+		struct mm_score_result res;
+		const struct mm_class_score *cs;
+		struct mm_incident_key key;
+		int hot;
+
+		mm_features_compute(&pf->sum, step_s * (pf->fast_steps ? pf->fast_steps : 1), p->sampling_rate, &ff);
+		mm_score_prefix(p, &v, &pf->base, &d->tow[pf->group], pf->top_excess, &pf->confirm, &res);
+		cs = &res.cls[MM_CLASS_CARPET_BOMBING];
+		memset(&key, 0, sizeof(key));
+		memcpy(key.addr, pf->addr, 16);
+		key.plen = pf->plen;
+		key.cls = MM_CLASS_CARPET_BOMBING;
+		if (cs->confirmed || cs->sustain) {
+			struct mm_evidence ev;
+			struct mm_incident_obs obs;
+
+			mm_evidence_fill(&ev, MM_CLASS_CARPET_BOMBING, &res, &pf->sum);
+			mm_evidence_set_collectors(&ev, (const char(*)[MM_NAME_MAX])pf->coll, pf->ncoll, pf->morecoll);
+			ev.completeness = pf->completeness;
+			mm_incident_obs_from(&obs, cs, &ev);
+			observe(d, &key, step, &obs);
+		}
+		pf->carpet = mm_incidents_find(d->inc, &key) != NULL;
+		/* A host attack inside the prefix is not its normal either. */
+		hot = res.hot || pf->carpet || pf->top_excess > 0;
+		mm_baseline_learn(&pf->base, p, &v, &d->tow[pf->group], hot, 0);
+		d->st.prefixes_scored++;
+	}
+	for (size_t i = 0; i < d->nheld; i++) {
+		struct held *e = &d->held[i];
+
+		if (e->pf->carpet) {
+			d->st.folded++;
+			continue;
+		}
+		e->obs.ev = &e->ev;
+		observe(d, &e->key, step, &e->obs);
+	}
+	d->nheld = 0;
+	d->ntouched = 0;
+}
+
+/* Forget external sources idle for a long while: scanners come and go,
+ * and the table must not fill with the ones gone. */
+static void sweep_externals(struct mm_det *d, uint64_t step)
+{
+	uint64_t idle = (uint64_t)EXTERNAL_SWEEP_STEPS * mm_slow_window_steps(d->cfg);
+
+	if (d->st.externals == 0 || step < d->last_sweep + EXTERNAL_SWEEP_STEPS)
+		return;
+	d->last_sweep = step;
+	for (uint32_t i = 0; i < d->nbuckets; i++) {
+		struct mm_det_host **pp = &d->buckets[i], *h;
+
+		while ((h = *pp) != NULL) {
+			if (h->external && h->last_step + idle < step) {
+				*pp = h->next;
+				free(h);
+				d->st.externals--;
+				d->st.externals_forgotten++;
+			} else {
+				pp = &h->next;
+			}
+		}
+	}
+}
+
 unsigned mm_det_end_step(struct mm_det *d, uint64_t step)
 {
+	score_prefixes(d, step);
 	for (unsigned g = 0; g < d->ngroups; g++) {
 		if (d->acc[g].n > 0)
 			mm_group_learn(&d->gbase[g], &d->tow[g], &d->params[g], &d->acc[g], step);
 		mm_group_acc_init(&d->acc[g]);
 	}
+	sweep_externals(d, step);
 	return mm_incidents_end_step(d->inc, step);
 }
 

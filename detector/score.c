@@ -667,8 +667,19 @@ int mm_score_host(const struct mm_detect_params *p, const struct mm_view *v, con
 	return 0;
 }
 
+double mm_inbound_excess(const struct mm_score_result *r)
+{
+	static const enum mm_feat in[] = { MM_F_FLOOD_PKTS_IN, MM_F_SYN_PKTS_IN, MM_F_AMP_PKTS_IN };
+	double sum = 0;
+
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+		if (excess(r, in[i]) > 0)
+			sum += excess(r, in[i]);
+	return sum;
+}
+
 int mm_score_prefix(const struct mm_detect_params *p, const struct mm_view *v, const struct mm_baseline *prefix,
-		    const struct mm_tow *tow, unsigned hosts_hit_in_prefix, struct mm_confirm *confirm,
+		    const struct mm_tow *tow, double top_host_excess, struct mm_confirm *confirm,
 		    struct mm_score_result *out)
 {
 	static const enum mm_feat cand[] = { MM_F_FLOOD_PKTS_IN, MM_F_SYN_PKTS_IN, MM_F_AMP_PKTS_IN };
@@ -698,7 +709,7 @@ int mm_score_prefix(const struct mm_detect_params *p, const struct mm_view *v, c
 		    excess(out, MM_F_ICMP_PKTS_IN) < 0.5 * din)
 			d.gate = MM_GATE_ANSWERED;
 	}
-	if (hosts_hit_in_prefix > 0)
+	if (top_host_excess > 0 && top_host_excess >= MM_CARPET_HOST_SHARE * mm_inbound_excess(out))
 		d.gate = MM_GATE_EXPLAINED;
 	/* No prefix ceilings (they are per host), so decide() takes the
 	 * baseline alone, except under `ceiling` (the static model), where

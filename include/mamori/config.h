@@ -97,6 +97,8 @@ struct mm_group_cfg {
 	uint32_t ewma_alpha;          /* baseline EWMA weight per step, per mille, default 10 */
 	uint32_t learn_clip;          /* a step's innovation is clipped to this many sigmas, default 3 */
 	int time_of_week;             /* learn and apply the group's time-of-week factor, default yes */
+	uint32_t carpet_prefix4;      /* carpet bombing: IPv4 prefix length summed, default 24, 0 = off */
+	uint32_t carpet_prefix6;      /* carpet bombing: IPv6 prefix length summed, default 64, 0 = off */
 };
 
 struct mm_config {
@@ -157,6 +159,7 @@ struct mm_config {
 	uint32_t incident_update_steps;      /* an incident's updates at most this often, default 6 */
 	uint32_t incident_calm_steps;        /* calm steps that end an incident, default 6 */
 	uint32_t max_incidents;              /* incidents open at once, default 100000 */
+	uint32_t max_prefixes;               /* carpet-bombing prefix aggregates tracked, default 65536 */
 
 	/* [alerts] (detector/alert.c, docs/alerts.md) */
 	char alert_stream[MM_NAME_MAX];      /* Redis stream key, default mm:alerts */

@@ -6,16 +6,26 @@
  *
  * Per host: its baseline and M-of-N hit history, in a bounded table
  * (max_hosts entries; a host beyond it is refused and counted, not scored).
+ * External sources (in no group: scanners, brute forcers) are scored for
+ * the source-side classes with the first group's keys and no baseline, in
+ * the same table but bounded apart ([window] max_external); those idle
+ * for 64 slow windows are forgotten.
  * Per group: the detection parameters, the group baseline, the
- * time-of-week profile and the step's learning accumulator.  One incident
- * table for everything; its events go to the callback given at creation.
+ * time-of-week profile and the step's learning accumulator.
+ * Per carpet-bombing prefix (the group's carpet_prefix4 / carpet_prefix6
+ * around each host; [detector] max_prefixes of them): its own baseline,
+ * hit history and the step's sum of its hosts' fast windows.  A host's
+ * inbound classes (flood, SYN flood, amplification) wait for its prefix
+ * to be scored at the end of the step: when the prefix is under carpet
+ * bombing they are folded into that one incident (counted), otherwise
+ * they go on as the host's own.  With --shard N/M a prefix's hosts are
+ * split over the detectors, and each scores its share of the prefix.
+ * One incident table for everything; its events go to the callback given
+ * at creation.
  *
- * Not done here (yet): carpet bombing (prefix aggregates) and external
- * sources (hosts outside every group are not scored).
- *
- * Memory: about max_hosts x (sizeof(struct mm_det_host) + 8) bytes at most
- * (hosts are allocated as first seen) plus ~12 KiB per group, plus the
- * incident table (incident.h).
+ * Memory: about (max_hosts + max_external) x (sizeof(struct mm_det_host)
+ * + 8) bytes at most (hosts are allocated as first seen), ~2 KiB per
+ * prefix, ~12 KiB per group, plus the incident table (incident.h).
  */
 #ifndef MAMORI_DETECTOR_H
 #define MAMORI_DETECTOR_H
@@ -29,7 +39,8 @@
 
 struct mm_det_host {
 	uint8_t addr[16];
-	int group;                 /* index into cfg->groups */
+	int group;                 /* index into cfg->groups (externals: 0) */
+	uint8_t external;          /* in no group: source-side classes only */
 	uint8_t loaded;            /* the persisted baseline was looked up */
 	uint64_t last_step;        /* last step scored */
 	struct mm_baseline base;
@@ -42,6 +53,12 @@ struct mm_det_stats {
 	uint64_t hosts;            /* in the table */
 	uint64_t refused;          /* hosts not tracked: table full */
 	uint64_t starts;           /* incidents started */
+	uint64_t externals;        /* external sources in the table */
+	uint64_t externals_forgotten;
+	uint64_t prefixes;         /* carpet-bombing prefixes in the table */
+	uint64_t prefixes_refused; /* a host's prefix not tracked: table full */
+	uint64_t prefixes_scored;  /* prefix-steps scored */
+	uint64_t folded;           /* host inbound observations folded into carpet bombing */
 };
 
 struct mm_det;
@@ -51,9 +68,10 @@ struct mm_det;
 struct mm_det *mm_det_new(const struct mm_config *cfg, uint32_t max_hosts, mm_incident_fn fn, void *arg);
 void mm_det_free(struct mm_det *d);
 
-/* The host's state; with create, made (baseline cold, loaded = 0) when
- * missing.  NULL when the address is in no group, or missing and not
- * created, or the table is full (counted). */
+/* The host's state; with create, made (baseline cold, loaded = 0; an
+ * external: loaded = 1, nothing to load) when missing.  NULL when missing
+ * and not created, or the table is full (counted), or the address is in
+ * no group and externals are off (max_external 0). */
 struct mm_det_host *mm_det_host(struct mm_det *d, const uint8_t addr[16], int create);
 
 /* Score host h at `step` from its fast window (fast_steps steps summed,
@@ -62,13 +80,15 @@ struct mm_det_host *mm_det_host(struct mm_det *d, const uint8_t addr[16], int cr
  * inside the window (the start of a replay), so that rates are not
  * diluted by steps nobody recorded.  Feeds the
  * incidents, learn.  who (may be NULL) and completeness (0..1, -1 unknown)
- * go into the evidence.  Returns the number of incidents started. */
+ * go into the evidence.  Returns the number of incidents started now (the
+ * held-back inbound ones start in mm_det_end_step). */
 int mm_det_score(struct mm_det *d, struct mm_det_host *h, uint64_t step, const struct mm_hoststep *fast,
 		 uint32_t fast_steps, const struct mm_hoststep *slow, uint32_t slow_steps,
 		 const struct mm_redis_contrib *who, double completeness);
 
-/* Close `step` after every host of it: group learning, incident updates
- * and ends.  Returns the number of events. */
+/* Close `step` after every host of it: the prefixes, the held-back host
+ * observations, group learning, incident updates and ends.  Returns the
+ * number of update and end events. */
 unsigned mm_det_end_step(struct mm_det *d, uint64_t step);
 
 const struct mm_det_stats *mm_det_stats(const struct mm_det *d);

@@ -339,13 +339,20 @@ int mm_score_host(const struct mm_detect_params *p, const struct mm_view *v, con
 /*
  * Score a prefix aggregate (the hoststeps of a /24 or /64 summed) for
  * carpet bombing against the prefix's own baseline: the flood, SYN and
- * amplification features of the sum.  It hits only when
- * hosts_hit_in_prefix is 0 (no single host of the prefix hit an inbound
- * class this step): otherwise the host incidents tell the story.
+ * amplification features of the sum.  top_host_excess: the largest inbound
+ * excess (mm_inbound_excess) of one host of the prefix whose own inbound
+ * classes hit this step, 0 when none hit.  When that host carries at
+ * least MM_CARPET_HOST_SHARE of the prefix's excess it is the target and
+ * its own incident tells the story (gate EXPLAINED); below, the attack is
+ * spread over the prefix, whatever single hosts also crossed.
  * Only cls[MM_CLASS_CARPET_BOMBING] is set.  Returns 0.
  */
+#define MM_CARPET_HOST_SHARE 0.5
 int mm_score_prefix(const struct mm_detect_params *p, const struct mm_view *v, const struct mm_baseline *prefix,
-		    const struct mm_tow *tow, unsigned hosts_hit_in_prefix, struct mm_confirm *confirm,
+		    const struct mm_tow *tow, double top_host_excess, struct mm_confirm *confirm,
 		    struct mm_score_result *out);
+/* Sampled inbound packets above expectation in a result: the flood, SYN
+ * and amplification features' (observed - expected), those above 0. */
+double mm_inbound_excess(const struct mm_score_result *r);
 
 #endif

@@ -535,7 +535,7 @@ struct sim {
 	const struct mm_baseline *group;
 	int external;
 	int prefix;          /* score as a prefix aggregate */
-	unsigned hosts_hit;  /* for the prefix */
+	double top_excess;   /* for the prefix: mm_score_prefix's top_host_excess */
 	struct rng rng;
 	uint64_t fresh;
 	struct mm_score_result res;
@@ -656,7 +656,7 @@ static const struct mm_score_result *sim_step(struct sim *s, const struct shape 
 	mm_features_compute(&fast, FAST * (double)s->p.step_s, s->p.sampling_rate, &xf);
 	mm_features_compute(&slow, SLOW * (double)s->p.step_s, s->p.sampling_rate, &xs);
 	if (s->prefix)
-		mm_score_prefix(&s->p, &v, &s->bl, NULL, s->hosts_hit, &s->cf, &s->res);
+		mm_score_prefix(&s->p, &v, &s->bl, NULL, s->top_excess, &s->cf, &s->res);
 	else
 		mm_score_host(&s->p, &v, &s->bl, s->group, NULL, &s->cf, &s->res);
 	mm_baseline_learn(&s->bl, &s->p, &v, NULL, s->res.hot, s->res.bytes_out_hot);
@@ -943,11 +943,16 @@ START_TEST(test_class_carpet_bombing)
 		assert_only(&t, -1, "prefix warm-up");
 	}
 	expect_class(&s, &prefix, &atk, MM_CLASS_CARPET_BOMBING, 20, 2);
-	/* A host of the prefix hit on its own: the host incidents say it. */
-	s.hosts_hit = 1;
+	/* One host of the prefix carries most of it: its own incident says it. */
+	s.top_excess = 1e9;
 	sim_step(&s, &prefix, 1, &atk, 1);
 	ck_assert(!s.res.cls[MM_CLASS_CARPET_BOMBING].hit);
 	ck_assert_int_eq(s.res.cls[MM_CLASS_CARPET_BOMBING].gate, MM_GATE_EXPLAINED);
+	/* Hosts that crossed on their own but each carry a small part: still
+	 * the prefix that is attacked. */
+	s.top_excess = 1;
+	sim_step(&s, &prefix, 1, &atk, 1);
+	ck_assert(s.res.cls[MM_CLASS_CARPET_BOMBING].hit);
 }
 END_TEST
 

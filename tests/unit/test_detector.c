@@ -1,0 +1,313 @@
+/*
+ * test_detector.c - the detector's per-step logic (detector/run.c) without
+ * Redis: carpet bombing over prefix sums (one incident for the prefix, the
+ * hosts' own inbound observations folded into it), a flood on one host of
+ * a prefix staying the host's, external sources scored for the
+ * source-side classes, and the bound on externals.
+ *
+ * Windows are made directly (what the daemon reads back from Redis):
+ * Poisson counts of sampled packets per window, scaled by the sampling
+ * rate.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "mamori/config.h"
+#include "mamori/detector.h"
+#include "lib/sim.h"
+
+#define R 1000      /* sampling */
+#define FAST 6      /* [window] steps */
+#define SLOW 30     /* slow_window_steps */
+#define NHOST 64    /* hosts per /24 */
+#define T0 2000000  /* first step */
+
+static const char conf[] = "[window]\nstep = 10\nsteps = 6\nmax_external = 2\n"
+			   "[detector]\nslow_window_steps = 30\ncalm_steps = 3\n"
+			   "[group lan]\nprefix = 10.0.0.0/16\nsampling_rate = 1000\nwarmup_steps = 12\n";
+
+struct event_rec {
+	int ev;
+	uint8_t cls, plen;
+	uint8_t addr[16];
+};
+
+struct rec {
+	struct event_rec e[256];
+	unsigned n;
+};
+
+static void on_event(void *arg, enum mm_incident_event ev, const struct mm_incident *inc)
+{
+	struct rec *r = arg;
+
+	if (r->n < 256) {
+		r->e[r->n].ev = (int)ev;
+		r->e[r->n].cls = inc->key.cls;
+		r->e[r->n].plen = inc->key.plen;
+		memcpy(r->e[r->n].addr, inc->key.addr, 16);
+		r->n++;
+	}
+}
+
+static unsigned count(const struct rec *r, int ev, int cls, int plen)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < r->n; i++)
+		if ((ev < 0 || r->e[i].ev == ev) && (cls < 0 || r->e[i].cls == cls) &&
+		    (plen < 0 || r->e[i].plen == plen))
+			n++;
+	return n;
+}
+
+static void addr4(uint8_t a[16], unsigned b2, unsigned b3, unsigned b4, unsigned b1)
+{
+	memset(a, 0, 16);
+	a[10] = a[11] = 0xff;
+	a[12] = (uint8_t)b1;
+	a[13] = (uint8_t)b2;
+	a[14] = (uint8_t)b3;
+	a[15] = (uint8_t)b4;
+}
+
+/* One host's windows: background (sampled packets per fast window: udp
+ * and tcp in, tcp out) plus extra udp in from `reflectors` sources. */
+struct load {
+	double udp_in, tcp_in, tcp_out;
+	double extra_udp_in;
+	unsigned extra_sources;
+	double syn_flows_out;   /* probes per fast window */
+	unsigned probe_peers;   /* distinct destinations of the probes */
+};
+
+static void fill(struct rng *g, struct mm_hoststep *h, const struct load *l, unsigned mult, unsigned seed)
+{
+	uint64_t u = poisson(g, (l->udp_in + l->extra_udp_in) * mult), t = poisson(g, l->tcp_in * mult);
+	uint64_t o = poisson(g, l->tcp_out * mult), s = poisson(g, l->syn_flows_out * mult);
+
+	memset(h, 0, sizeof(*h));
+	h->ctr[MM_C_UDP_PKTS_IN] = u * R;
+	h->ctr[MM_C_UDP_FLOWS_IN] = u * R;
+	h->ctr[MM_C_UDP_BYTES_IN] = u * R * 500;
+	h->ctr[MM_C_TCP_PKTS_IN] = t * R;
+	h->ctr[MM_C_TCP_FLOWS_IN] = t * R;
+	h->ctr[MM_C_TCP_BYTES_IN] = t * R * 800;
+	h->ctr[MM_C_TCP_PKTS_OUT] = (o + s) * R;
+	h->ctr[MM_C_TCP_FLOWS_OUT] = (o + s) * R;
+	h->ctr[MM_C_TCP_BYTES_OUT] = (o * 400 + s * 60) * R;
+	h->ctr[MM_C_SYN_FLOWS_OUT] = s * R;
+	h->ctr[MM_C_SYN_PKTS_OUT] = s * R;
+	h->ctr[MM_C_SMALL_FLOWS_OUT] = s * R;
+	h->ctr[MM_C_PKTS_IN] = (u + t) * R;
+	h->ctr[MM_C_FLOWS_IN] = (u + t) * R;
+	h->ctr[MM_C_BYTES_IN] = h->ctr[MM_C_UDP_BYTES_IN] + h->ctr[MM_C_TCP_BYTES_IN];
+	h->ctr[MM_C_PKTS_OUT] = h->ctr[MM_C_TCP_PKTS_OUT];
+	h->ctr[MM_C_FLOWS_OUT] = h->ctr[MM_C_TCP_FLOWS_OUT];
+	h->ctr[MM_C_BYTES_OUT] = h->ctr[MM_C_TCP_BYTES_OUT];
+	for (unsigned i = 0; i < 5; i++) {
+		uint32_t k = seed * 64 + i;
+		mm_hll_add(&h->hll[MM_S_PEERS_IN], &k, sizeof(k));
+		mm_hll_add(&h->hll[MM_S_PEERS_OUT], &k, sizeof(k));
+	}
+	for (unsigned i = 0; i < l->extra_sources && u > 0; i++) {
+		uint32_t k = 0x80000000u + i;
+		mm_hll_add(&h->hll[MM_S_PEERS_IN], &k, sizeof(k));
+	}
+	for (unsigned i = 0; i < l->probe_peers && s > 0; i++) {
+		uint32_t k = 0x40000000u + i;
+		mm_hll_add(&h->hll[MM_S_PEERS_OUT], &k, sizeof(k));
+	}
+	{
+		uint16_t port = 443;
+		mm_hll_add(&h->hll[MM_S_DPORTS_OUT], &port, sizeof(port));
+	}
+}
+
+struct world {
+	struct mm_config cfg;
+	struct mm_det *d;
+	struct rec rec;
+	struct rng g;
+	uint64_t step;
+	struct load bg;
+	struct load net[2][NHOST]; /* 10.0.1.x and 10.0.2.x */
+	struct load ext[3];        /* 198.51.100.1..3 */
+	unsigned next;             /* externals active */
+};
+
+static void world_init(struct world *w)
+{
+	memset(w, 0, sizeof(*w));
+	ck_assert_int_eq(mm_config_load_string(&w->cfg, "t.conf", conf, stderr), 0);
+	w->d = mm_det_new(&w->cfg, 0, on_event, &w->rec);
+	ck_assert_ptr_nonnull(w->d);
+	w->g.s = 0x5eed;
+	w->step = T0;
+	w->bg = (struct load){ .udp_in = 20, .tcp_in = 40, .tcp_out = 40 };
+	for (int p = 0; p < 2; p++)
+		for (int i = 0; i < NHOST; i++)
+			w->net[p][i] = w->bg;
+}
+
+static void world_free(struct world *w)
+{
+	mm_det_free(w->d);
+	mm_config_free(&w->cfg);
+}
+
+static void world_step(struct world *w)
+{
+	struct mm_hoststep fast, slow;
+	uint8_t a[16];
+
+	for (unsigned p = 0; p < 2; p++)
+		for (unsigned i = 0; i < NHOST; i++) {
+			struct mm_det_host *h;
+
+			addr4(a, 0, p + 1, i + 1, 10);
+			h = mm_det_host(w->d, a, 1);
+			ck_assert_ptr_nonnull(h);
+			fill(&w->g, &fast, &w->net[p][i], 1, p * NHOST + i);
+			fill(&w->g, &slow, &w->net[p][i], SLOW / FAST, p * NHOST + i);
+			mm_det_score(w->d, h, w->step, &fast, FAST, &slow, SLOW, NULL, 1.0);
+		}
+	for (unsigned e = 0; e < w->next; e++) {
+		struct mm_det_host *h;
+
+		addr4(a, 51, 100, e + 1, 198);
+		h = mm_det_host(w->d, a, 1);
+		if (h == NULL)
+			continue;
+		fill(&w->g, &fast, &w->ext[e], 1, 1000 + e);
+		fill(&w->g, &slow, &w->ext[e], SLOW / FAST, 1000 + e);
+		mm_det_score(w->d, h, w->step, &fast, FAST, &slow, SLOW, NULL, 1.0);
+	}
+	mm_det_end_step(w->d, w->step);
+	w->step++;
+}
+
+static void run_steps(struct world *w, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		world_step(w);
+}
+
+/* Spread over a /24: one carpet_bombing incident on 10.0.1.0/24 and none
+ * on its hosts, whether or not single hosts cross on their own; then it
+ * ends. */
+static void carpet(unsigned p, double per_host)
+{
+	struct world w;
+	uint8_t pfx[16];
+
+	world_init(&w);
+	run_steps(&w, 60);
+	ck_assert_uint_eq(w.rec.n, 0);
+	for (int i = 0; i < NHOST; i++) {
+		w.net[p][i].extra_udp_in = per_host;
+		w.net[p][i].extra_sources = 40;
+	}
+	run_steps(&w, 12);
+	for (int i = 0; i < NHOST; i++)
+		w.net[p][i] = w.bg;
+	run_steps(&w, 20);
+	ck_assert_uint_eq(count(&w.rec, MM_INC_START, MM_CLASS_CARPET_BOMBING, 120), 1);
+	ck_assert_uint_eq(count(&w.rec, MM_INC_END, MM_CLASS_CARPET_BOMBING, 120), 1);
+	ck_assert_uint_eq(count(&w.rec, MM_INC_START, -1, -1), 1);
+	addr4(pfx, 0, p + 1, 0, 10);
+	for (unsigned i = 0; i < w.rec.n; i++)
+		if (w.rec.e[i].ev == MM_INC_START)
+			ck_assert_mem_eq(w.rec.e[i].addr, pfx, 16);
+	ck_assert_uint_ge(mm_det_stats(w.d)->prefixes, 2);
+	ck_assert_uint_gt(mm_det_stats(w.d)->prefixes_scored, 0);
+	world_free(&w);
+}
+
+START_TEST(test_carpet_thin)
+{
+	/* +15 sampled per host window: ~3 sigmas a host, ~20 the prefix */
+	carpet(0, 15);
+}
+END_TEST
+
+START_TEST(test_carpet_hosts_cross)
+{
+	struct world w;
+
+	/* +80 a host: each host crosses alone, and is folded into the prefix */
+	carpet(1, 80);
+	world_init(&w);
+	run_steps(&w, 60);
+	for (int i = 0; i < NHOST; i++)
+		w.net[0][i].extra_udp_in = 80, w.net[0][i].extra_sources = 40;
+	run_steps(&w, 6);
+	ck_assert_uint_gt(mm_det_stats(w.d)->folded, 0);
+	world_free(&w);
+}
+END_TEST
+
+/* A flood on one host of a prefix is that host's incident, not the
+ * prefix's. */
+START_TEST(test_host_flood_in_prefix)
+{
+	struct world w;
+	uint8_t a[16];
+
+	world_init(&w);
+	run_steps(&w, 60);
+	w.net[1][76 % NHOST].extra_udp_in = 3000;
+	w.net[1][76 % NHOST].extra_sources = 200;
+	run_steps(&w, 8);
+	ck_assert_uint_eq(count(&w.rec, MM_INC_START, MM_CLASS_FLOOD, 128), 1);
+	ck_assert_uint_eq(count(&w.rec, MM_INC_START, -1, -1), 1);
+	addr4(a, 0, 2, 76 % NHOST + 1, 10);
+	ck_assert_mem_eq(w.rec.e[0].addr, a, 16);
+	world_free(&w);
+}
+END_TEST
+
+/* An external source scanning the constituency: a horizontal_scan on the
+ * source.  The detector tracks at most max_external (2) externals. */
+START_TEST(test_external_scan)
+{
+	struct world w;
+	uint8_t a[16];
+
+	world_init(&w);
+	run_steps(&w, 40);
+	w.next = 3;
+	for (int e = 0; e < 3; e++)
+		w.ext[e] = (struct load){ .tcp_in = 2, .tcp_out = 2 };
+	w.ext[0].syn_flows_out = 60;
+	w.ext[0].probe_peers = 300;
+	run_steps(&w, 12);
+	ck_assert_uint_eq(count(&w.rec, MM_INC_START, MM_CLASS_HORIZONTAL_SCAN, 128), 1);
+	ck_assert_uint_eq(count(&w.rec, MM_INC_START, -1, -1), 1);
+	addr4(a, 51, 100, 1, 198);
+	ck_assert_mem_eq(w.rec.e[0].addr, a, 16);
+	ck_assert_uint_eq(mm_det_stats(w.d)->externals, 2);
+	ck_assert_uint_gt(mm_det_stats(w.d)->refused, 0);
+	world_free(&w);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("detector");
+	TCase *tc = tcase_create("run");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_carpet_thin);
+	tcase_add_test(tc, test_carpet_hosts_cross);
+	tcase_add_test(tc, test_host_flood_in_prefix);
+	tcase_add_test(tc, test_external_scan);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1144,6 +1144,88 @@ static unsigned distinct(struct rec *r, size_t n, const char *origin, int dst)
 	return d;
 }
 
+/* TCP is two-way: a TCP record with enough sampled packets is followed by
+ * its ACK companion (5-tuple reversed, same times, ~half its packets of
+ * pure 40-byte ACKs, 60 on IPv6), and the stream stays a function of the
+ * seed. */
+static int monitored5(const char *a)
+{
+	return strncmp(a, "10.5.", 5) == 0 || strncmp(a, "2001:db8:5:", 11) == 0;
+}
+
+START_TEST(test_tcp_ack_companions)
+{
+	char *err;
+	const char *args = "-f ipfix -s 21 --duration 30 --step-rate 400 --sampling 10 "
+			   "--prefix 10.5.0.0/16 --prefix 2001:db8:5::/64 --hosts 300";
+	ck_assert_int_eq(gen(&err, "%s --pcap '%s' --dump '%s'", args, tmp("ack0.pcap"), tmp("ack0.dump")), 0);
+	ck_assert_uint_eq(summary(err, "background"), 12000);
+	free(err);
+	ck_assert_int_eq(gen(&err, "%s --pcap '%s' --dump '%s'", args, tmp("ack1.pcap"), tmp("ack1.dump")), 0);
+	free(err);
+	expect_same_file(tmp("ack0.dump"), tmp("ack1.dump"), 1);
+	expect_same_file(tmp("ack0.pcap"), tmp("ack1.pcap"), 1);
+
+	size_t n;
+	struct rec *r = read_dump(tmp("ack0.dump"), &n);
+	ck_assert_uint_eq(n, 12000);
+	unsigned big_in = 0, big_out = 0, v6 = 0, acks = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct rec *d = &r[i];
+		/* 3+ sampled packets at 1:10: more than 20 unsampled, so more
+		 * than 10 ACKs, at least one sampled */
+		if (d->proto != 6 || d->packets < 3 || (d->bytes == 40 * d->packets) ||
+		    (d->bytes == 60 * d->packets))
+			continue;
+		int in = monitored5(d->dst);
+		ck_assert_msg(in != monitored5(d->src), "record %zu: one monitored side", i);
+		ck_assert_msg(i + 1 < n, "record %zu: no companion at the end", i);
+		struct rec *a = &r[i + 1];
+		ck_assert_msg(a->proto == 6 && strcmp(a->src, d->dst) == 0 && strcmp(a->dst, d->src) == 0 &&
+				      a->sport == d->dport && a->dport == d->sport,
+			      "record %zu (%s:%u -> %s:%u, %" PRIu64 " pkts): next is not its reverse", i, d->src,
+			      d->sport, d->dst, d->dport, d->packets);
+		ck_assert_uint_eq(a->start, d->start);
+		ck_assert_uint_eq(a->end, d->end);
+		ck_assert_str_eq(a->origin, "background");
+		ck_assert_msg(a->flags == 0x10 || a->flags == 0x11, "companion flags 0x%x", a->flags);
+		ck_assert_uint_eq(a->bytes, (strchr(a->src, ':') ? 60 : 40) * a->packets);
+		/* P/N within (k-1, k+1): P/2N within ((k-1)/2, (k+1)/2) */
+		ck_assert_msg(a->packets >= (d->packets - 1) / 2 && a->packets <= (d->packets + 2) / 2,
+			      "companion %" PRIu64 " pkts for %" PRIu64, a->packets, d->packets);
+		if (in)
+			big_in++;
+		else
+			big_out++;
+		v6 += strchr(a->src, ':') != NULL;
+		acks++;
+		i++;
+	}
+	ck_assert_msg(big_in >= 20 && big_out >= 20 && v6 >= 5, "large TCP flows: %u in, %u out, %u IPv6", big_in,
+		      big_out, v6);
+	/* companions of smaller flows exist too, and every companion-looking
+	 * record follows its data record */
+	unsigned all = 0;
+	for (size_t i = 1; i < n; i++) {
+		struct rec *a = &r[i], *d = &r[i - 1];
+		if (a->proto != 6 || !(a->flags == 0x10 || a->flags == 0x11) || strcmp(a->src, d->dst) != 0 ||
+		    strcmp(a->dst, d->src) != 0 || a->sport != d->dport || a->dport != d->sport)
+			continue;
+		ck_assert_uint_eq(a->bytes, (strchr(a->src, ':') ? 60 : 40) * a->packets);
+		all++;
+	}
+	ck_assert_msg(all > acks, "%u companions, %u of large flows", all, acks);
+	free(r);
+
+	/* another seed, another stream */
+	ck_assert_int_eq(gen(&err, "-f ipfix -s 22 --duration 30 --step-rate 400 --sampling 10 --prefix 10.5.0.0/16 "
+				   "--prefix 2001:db8:5::/64 --hosts 300 --pcap '%s' --dump '%s'",
+			     tmp("ack2.pcap"), tmp("ack2.dump")), 0);
+	free(err);
+	expect_same_file(tmp("ack0.dump"), tmp("ack2.dump"), 0);
+}
+END_TEST
+
 START_TEST(test_attack_shapes)
 {
 	char *err;
@@ -1537,6 +1619,7 @@ static Suite *gen_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_deterministic, 0, 4);
 	tcase_add_test(tc, test_background_independent_of_attacks);
+	tcase_add_test(tc, test_tcp_ack_companions);
 	tcase_add_test(tc, test_truth_file);
 	tcase_add_test(tc, test_truth_clipped_by_count);
 	tcase_add_test(tc, test_attack_shapes);

@@ -20,6 +20,17 @@
  * timeout, so their start/end spread over time; a flow longer than that
  * (1..20 ms a packet) is exported as its last 60 s slice.
  *
+ * TCP is two-way: the receiver of a TCP record's data acknowledges it
+ * (about one ACK per 2 data packets).  Each TCP record is followed by its
+ * ACK companion, the reverse-direction record of the same connection
+ * (5-tuple reversed, same start and end, pure 40-byte ACKs, 60 on IPv6),
+ * when at least one of those ACKs is sampled: P/2 unsampled ACKs become
+ * P/(2N) sampled ones rounded stochastically, with no minimum of 1, so
+ * small flows mostly have none.  The companion is the next record
+ * gen_traffic_next returns: it takes a background slot, so --step-rate
+ * stays the record rate.  Without it the detector could not tell a
+ * download (answered by ACKs) from a one-way flood.
+ *
  * Everything comes from xoshiro256** streams derived from the seed: the
  * same seed gives the same hosts, roles, peers and records, and the
  * background stream is independent of the attacks'.
@@ -164,8 +175,11 @@ struct gen_traffic {
 	struct gen_alias svc_alias[NROLES];
 	struct peers peers4, peers6;
 	struct gen_rng rng;
+	int have_ack;              /* ack is the next record to return */
+	struct mm_flow ack;
 	int have_baseline;
-	double base[NROLES][2][2]; /* [role][IN/OUT][pkts/bytes] per record */
+	double base[NROLES][2][2]; /* [role][IN/OUT][pkts/bytes] per data record */
+	double data_share;         /* data records / all records (the rest: ACKs) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -447,20 +461,25 @@ void gen_traffic_free(struct gen_traffic *t)
 
 /* ------------------------------------------------------------------ */
 
-static uint32_t draw_packets(struct gen_rng *r, unsigned fs, uint32_t sampling)
+/* The unsampled packet count p of a flow; *k = its sampled count, P/N
+ * rounded stochastically, at least 1 (the record exists). */
+static double draw_packets(struct gen_rng *r, unsigned fs, uint32_t sampling, uint32_t *k)
 {
 	double u = gen_rng_unit(r);
 	double p = flowsize[fs].pmin * pow(1.0 - u, -1.0 / flowsize[fs].alpha);
 	if (p > flowsize[fs].cap)
 		p = flowsize[fs].cap;
 	p = ceil(p);
-	if (sampling <= 1)
-		return (uint32_t)p;
-	double k = p / sampling;
-	double whole = floor(k);
-	if (gen_rng_unit(r) < k - whole)
+	if (sampling <= 1) {
+		*k = (uint32_t)p;
+		return p;
+	}
+	double x = p / sampling;
+	double whole = floor(x);
+	if (gen_rng_unit(r) < x - whole)
 		whole += 1;
-	return whole < 1 ? 1 : (uint32_t)whole;
+	*k = whole < 1 ? 1 : (uint32_t)whole;
+	return p;
 }
 
 static uint8_t draw_flags(struct gen_rng *r, const struct service *sv, uint32_t k, uint32_t sampling)
@@ -477,9 +496,42 @@ static uint8_t draw_flags(struct gen_rng *r, const struct service *sv, uint32_t 
 	return (k > 1 || (u & 1)) ? 0x18 : 0x10;
 }
 
-/* Fill the per-record fields common to the model and the baseline. */
-static void make_record(const struct gen_traffic *t, struct gen_rng *r, uint32_t h,
-			const struct service *sv, uint64_t t_ms, struct mm_flow *f)
+/* The ACK companion of TCP record f (p: the unsampled data packets it
+ * stands for): 1 when at least one ACK was sampled, with *a filled.  Always
+ * makes the same two draws, sampled or not. */
+static int make_ack(const struct gen_traffic *t, struct gen_rng *r, const struct mm_flow *f, double p,
+		    struct mm_flow *a)
+{
+	uint32_t n = t->c.sampling > 1 ? t->c.sampling : 1;
+	double x = p / 2 / n;
+	double whole = floor(x);
+	if (gen_rng_unit(r) < x - whole)
+		whole += 1;
+	uint32_t u = gen_rng_below(r, 100);
+	if (whole < 1)
+		return 0;
+	uint32_t k = whole > UINT32_MAX ? UINT32_MAX : (uint32_t)whole;
+	*a = *f;
+	memcpy(a->src_addr, f->dst_addr, 16);
+	memcpy(a->dst_addr, f->src_addr, 16);
+	a->src_port = f->dst_port;
+	a->dst_port = f->src_port;
+	a->in_if = f->out_if;
+	a->out_if = f->in_if;
+	a->packets = k;
+	a->bytes = (uint64_t)k * (f->af == 4 ? 40 : 60);
+	/* whole flows: SYN (or SYN-ACK), ACKs, FIN - no data, no PSH;
+	 * sampled: the ACKs, a few of them the FIN */
+	a->tcp_flags = n <= 1 ? 0x13 : u < 3 ? 0x11 : 0x10;
+	a->packets_scaled = mm_scale(a->packets, t->c.sampling);
+	a->bytes_scaled = mm_scale(a->bytes, t->c.sampling);
+	return 1;
+}
+
+/* Fill the per-record fields common to the model and the baseline; for
+ * TCP also its ACK companion *ack (return 1) when one was sampled. */
+static int make_record(const struct gen_traffic *t, struct gen_rng *r, uint32_t h,
+		       const struct service *sv, uint64_t t_ms, struct mm_flow *f, struct mm_flow *ack)
 {
 	int v4 = mm_addr_is4(t->addr[h]);
 	const struct peers *pe = v4 ? &t->peers4 : &t->peers6;
@@ -522,7 +574,8 @@ static void make_record(const struct gen_traffic *t, struct gen_rng *r, uint32_t
 		f->in_if = 2;
 		f->out_if = 1;
 	}
-	uint32_t k = draw_packets(r, sv->fs, t->c.sampling);
+	uint32_t k;
+	double p = draw_packets(r, sv->fs, t->c.sampling, &k);
 	uint32_t size = sv->size * 3 / 4 + gen_rng_below(r, sv->size / 2 + 1);
 	uint32_t minsz = proto == 6 ? 40 : 28;
 	if (!v4)
@@ -552,6 +605,7 @@ static void make_record(const struct gen_traffic *t, struct gen_rng *r, uint32_t
 			 * from one host: a burst no real host makes). */
 			uint32_t fit = 1 + (uint32_t)(ACTIVE_TIMEOUT_MS / gap);
 			if (fit < k) {
+				p = p * fit / k; /* the slice's share of the flow */
 				k = fit;
 				f->packets = k;
 				f->bytes = (uint64_t)k * size;
@@ -564,15 +618,23 @@ static void make_record(const struct gen_traffic *t, struct gen_rng *r, uint32_t
 	}
 	f->end_ms = t_ms > lag ? t_ms - lag : 0;
 	f->start_ms = f->end_ms > dur ? f->end_ms - dur : 0;
+	return proto == 6 ? make_ack(t, r, f, p, ack) : 0;
 }
 
 void gen_traffic_next(struct gen_traffic *t, uint64_t t_ms, struct mm_flow *f)
 {
 	struct gen_rng *r = &t->rng;
+	if (t->have_ack) {
+		/* The previous record's ACKs, exported in this slot: its
+		 * times are the data's, which ended before this export. */
+		*f = t->ack;
+		t->have_ack = 0;
+		return;
+	}
 	uint32_t h = gen_alias_draw(&t->host_alias, r);
 	unsigned role = t->role[h];
 	const struct service *sv = &roles[role].svc[gen_alias_draw(&t->svc_alias[role], r)];
-	make_record(t, r, h, sv, t_ms, f);
+	t->have_ack = make_record(t, r, h, sv, t_ms, f, &t->ack);
 }
 
 /* ------------------------------------------------------------------ */
@@ -605,27 +667,45 @@ const struct gen_prefix *gen_traffic_prefix(const struct gen_traffic *t, int af)
 	return NULL;
 }
 
-/* Mean sampled packets and bytes per record, by role and direction,
+/* Mean sampled packets and bytes per data record, by role and direction,
+ * its ACK companion included (in the other direction), and the share of
+ * data records among all records (companions take background slots),
  * measured on a separate stream (so asking changes no record). */
 static void compute_baseline(struct gen_traffic *t)
 {
 	struct gen_rng r;
-	struct mm_flow f;
+	struct mm_flow f, a;
+	double acks[NROLES], role_w[NROLES] = { 0 };
 	gen_rng_seed(&r, t->c.seed, STREAM_BASELINE);
 	for (unsigned role = 0; role < NROLES; role++) {
 		double sum[2][2] = { { 0, 0 }, { 0, 0 } };
 		/* any host of the right family will do for sizes */
 		uint32_t h = 0;
+		acks[role] = 0;
 		for (unsigned i = 0; i < BASELINE_DRAWS; i++) {
 			const struct service *sv = &roles[role].svc[gen_alias_draw(&t->svc_alias[role], &r)];
-			make_record(t, &r, h, sv, 0, &f);
-			sum[sv->dir][0] += (double)f.packets;
-			sum[sv->dir][1] += (double)f.bytes;
+			int d = sv->dir;
+			if (make_record(t, &r, h, sv, 0, &f, &a)) {
+				sum[!d][0] += (double)a.packets;
+				sum[!d][1] += (double)a.bytes;
+				acks[role] += 1;
+			}
+			sum[d][0] += (double)f.packets;
+			sum[d][1] += (double)f.bytes;
 		}
 		for (int d = 0; d < 2; d++)
 			for (int m = 0; m < 2; m++)
 				t->base[role][d][m] = sum[d][m] / BASELINE_DRAWS;
+		acks[role] /= BASELINE_DRAWS;
 	}
+	/* A data record of host h is drawn with weight 1/(rank+1); the mean
+	 * companions per data record over the host mix gives the data share. */
+	for (uint32_t h = 0; h < t->nhosts; h++)
+		role_w[t->role[h]] += 1.0 / (double)(t->rank[h] + 1);
+	double c = 0;
+	for (unsigned role = 0; role < NROLES; role++)
+		c += role_w[role] / t->zipf_sum * acks[role];
+	t->data_share = 1.0 / (1.0 + c);
 	t->have_baseline = 1;
 }
 
@@ -633,7 +713,8 @@ void gen_traffic_baseline(struct gen_traffic *t, uint32_t h, int dir_in, double 
 {
 	if (!t->have_baseline)
 		compute_baseline(t);
-	double recs = t->c.rate / (double)(t->rank[h] + 1) / t->zipf_sum;
+	/* data records of h per second (each with its ACKs in base) */
+	double recs = t->c.rate * t->data_share / (double)(t->rank[h] + 1) / t->zipf_sum;
 	int d = dir_in ? IN : OUT;
 	*pps = recs * t->base[t->role[h]][d][0];
 	*bps = recs * t->base[t->role[h]][d][1];

@@ -13,7 +13,10 @@
  *                host-steps x window steps
  *   redis us/host Redis CPU per host-step (INFO cpu)
  *
- *   bench_redis [-n 10000,100000,1000000] [-k STEPS] [-w WINDOW_STEPS] [-s SOCKET]
+ *   bench_redis [-n 10000,100000,1000000] [-k STEPS] [-w WINDOW_STEPS] [-s SOCKET] [-K]
+ *
+ * -K keeps the last size's steps in Redis for a reader to measure
+ * (bench/detector.sh); otherwise every size ends with FLUSHALL.
  *
  * Without -s it starts its own redis-server (no persistence) on a unix
  * socket in a temporary directory and kills it at the end.  The hosts are
@@ -238,6 +241,8 @@ static int flushed(void *arg)
 	return mm_redis_writer_stats(c->w)->steps_flushed >= c->want && mm_redis_writer_pending(c->w) == 0;
 }
 
+static int keep; /* -K */
+
 static int run(struct event_base *base, const struct mm_config *cfg, unsigned nhosts, unsigned steps,
 	       unsigned win)
 {
@@ -317,7 +322,8 @@ static int run(struct event_base *base, const struct mm_config *cfg, unsigned nh
 	       (mem1 - mem0) / hs_total * win, 1e6 * (cpu1 - cpu0) / hs_total);
 	fflush(stdout);
 	mm_redis_writer_free(cx.w);
-	freeReplyObject(redisCommand(rc, "FLUSHALL"));
+	if (!keep)
+		freeReplyObject(redisCommand(rc, "FLUSHALL"));
 	redisFree(rc);
 	return 0;
 fail:
@@ -335,7 +341,7 @@ int main(int argc, char **argv)
 	struct srv srv;
 	int opt, rc = 0;
 
-	while ((opt = getopt(argc, argv, "n:k:w:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:k:w:s:K")) != -1) {
 		switch (opt) {
 		case 'n':
 			nsizes = 0;
@@ -352,8 +358,11 @@ int main(int argc, char **argv)
 		case 's':
 			sock = optarg;
 			break;
+		case 'K':
+			keep = 1;
+			break;
 		default:
-			fprintf(stderr, "usage: bench_redis [-n N,N...] [-k steps] [-w window_steps] [-s socket]\n");
+			fprintf(stderr, "usage: bench_redis [-n N,N...] [-k steps] [-w window_steps] [-s socket] [-K]\n");
 			return 2;
 		}
 	}

@@ -186,6 +186,7 @@ static const struct keydef grp_keys[] = {
 	{ "group", "ceiling_amp_pps", CT_UINT, G_(ceiling_amp_pps), 0, CEIL_MAX, 50000, NULL, 0 },
 	{ "group", "ceiling_out_pps", CT_UINT, G_(ceiling_out_pps), 0, CEIL_MAX, 0, NULL, 0 },
 	{ "group", "ceiling_out_mbps", CT_UINT, G_(ceiling_out_mbps), 0, 10000000, 0, NULL, 0 },
+	{ "group", "single_source_pps", CT_UINT, G_(single_source_pps), 0, CEIL_MAX, 10000, NULL, 0 },
 	{ "group", "score_investigate", CT_UINT, G_(score_investigate), 1, 1000, 6, NULL, 0 },
 	{ "group", "score_act", CT_UINT, G_(score_act), 1, 1000, 10, NULL, 0 },
 	{ "group", "combine", CT_COMBINE, G_(combine), 0, 0, MM_COMBINE_EITHER, NULL, 0 },

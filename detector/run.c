@@ -33,6 +33,23 @@ struct det_prefix {
 	struct det_prefix *next;       /* hash chain */
 };
 
+/* The counters the slow features read (features.c, sampled.h, the
+ * exfiltration gates in score.c); test_detector checks that features of
+ * a window rebuilt from them equal the full window's. */
+static const enum mm_ctr slow_ctrs[] = {
+	MM_C_BYTES_OUT,      MM_C_PKTS_OUT,        MM_C_UDP_BYTES_OUT, MM_C_ICMP_BYTES_OUT, MM_C_OTHER_BYTES_OUT,
+	MM_C_SYN_FLOWS_OUT,  MM_C_SMALL_FLOWS_OUT, MM_C_AUTH_FLOWS_IN, MM_C_AUTH_FLOWS_OUT, MM_C_FLOWS_OUT,
+};
+#define NSLOW_CTRS (sizeof(slow_ctrs) / sizeof(slow_ctrs[0]))
+static const enum mm_sketch slow_sketches[] = { MM_S_PEERS_OUT, MM_S_DPORTS_OUT };
+#define NSLOW_SKETCHES (sizeof(slow_sketches) / sizeof(slow_sketches[0]))
+
+struct mm_det_block {
+	uint64_t id;                   /* block number + 1, 0 = empty */
+	uint64_t ctr[NSLOW_CTRS];
+	struct mm_hll hll[NSLOW_SKETCHES];
+};
+
 /* A host's inbound observation held back until its prefix is scored. */
 struct held {
 	struct mm_incident_key key;
@@ -60,6 +77,7 @@ struct mm_det {
 	struct held *held;
 	size_t nheld, held_cap;
 	uint64_t last_sweep;
+	uint32_t slow_steps, block_steps, nblocks;
 	struct mm_det_stats st;
 };
 
@@ -86,6 +104,9 @@ struct mm_det *mm_det_new(const struct mm_config *cfg, uint32_t max_hosts, mm_in
 	if (d->max_hosts == 0)
 		d->max_hosts = 1;
 	d->max_external = cfg->ngroups > 0 ? cfg->max_external : 0;
+	d->slow_steps = mm_slow_window_steps(cfg);
+	d->block_steps = (d->slow_steps + 5) / 6;
+	d->nblocks = (d->slow_steps + d->block_steps - 1) / d->block_steps + 1;
 	d->nbuckets = 1024;
 	while (d->nbuckets < (d->max_hosts + d->max_external) / 2 && d->nbuckets < (1u << 22))
 		d->nbuckets <<= 1;
@@ -129,6 +150,7 @@ void mm_det_free(struct mm_det *d)
 			struct mm_det_host *h = d->buckets[i], *n;
 			for (; h != NULL; h = n) {
 				n = h->next;
+				free(h->blk);
 				free(h);
 			}
 		}
@@ -172,7 +194,8 @@ struct mm_det_host *mm_det_host(struct mm_det *d, const uint8_t addr[16], int cr
 		d->st.refused++;
 		return NULL;
 	}
-	if ((h = calloc(1, sizeof(*h))) == NULL) {
+	if ((h = calloc(1, sizeof(*h))) == NULL || (h->blk = calloc(d->nblocks, sizeof(*h->blk))) == NULL) {
+		free(h);
 		d->st.refused++;
 		return NULL;
 	}
@@ -288,6 +311,53 @@ static int hold(struct mm_det *d, const struct mm_incident_key *key, const struc
 	return 0;
 }
 
+/* ---- the slow window's blocks -------------------------------------------- */
+
+uint32_t mm_det_block_steps(const struct mm_det *d)
+{
+	return d->block_steps;
+}
+
+void mm_det_slow_add(struct mm_det *d, struct mm_det_host *h, uint64_t first, const struct mm_hoststep *hs)
+{
+	uint64_t id = first / d->block_steps + 1;
+	struct mm_det_block *b = &h->blk[id % d->nblocks];
+
+	if (b->id != id) {
+		memset(b, 0, sizeof(*b));
+		b->id = id;
+	}
+	for (size_t i = 0; i < NSLOW_CTRS; i++) {
+		uint64_t v = hs->ctr[slow_ctrs[i]];
+		b->ctr[i] = b->ctr[i] > UINT64_MAX - v ? UINT64_MAX : b->ctr[i] + v;
+	}
+	for (size_t i = 0; i < NSLOW_SKETCHES; i++)
+		mm_hll_merge(&b->hll[i], &hs->hll[slow_sketches[i]]);
+}
+
+uint32_t mm_det_slow_window(const struct mm_det *d, const struct mm_det_host *h, uint64_t step,
+			    struct mm_hoststep *out)
+{
+	uint64_t wfirst = step + 1 >= d->slow_steps ? step + 1 - d->slow_steps : 0;
+	uint64_t fb = wfirst / d->block_steps, lb = step / d->block_steps, from;
+
+	memset(out, 0, sizeof(*out));
+	for (uint64_t id = fb + 1; id <= lb + 1; id++) {
+		const struct mm_det_block *b = &h->blk[id % d->nblocks];
+
+		if (b->id != id)
+			continue;
+		for (size_t i = 0; i < NSLOW_CTRS; i++)
+			out->ctr[slow_ctrs[i]] += b->ctr[i];
+		for (size_t i = 0; i < NSLOW_SKETCHES; i++)
+			mm_hll_merge(&out->hll[slow_sketches[i]], &b->hll[i]);
+	}
+	from = fb * d->block_steps;
+	if (h->since > from)
+		from = h->since;
+	return from <= step ? (uint32_t)(step - from + 1) : 1;
+}
+
 /* ---- hosts ------------------------------------------------------------- */
 
 static int observe(struct mm_det *d, const struct mm_incident_key *key, uint64_t step,
@@ -301,9 +371,11 @@ static int observe(struct mm_det *d, const struct mm_incident_key *key, uint64_t
 }
 
 int mm_det_score(struct mm_det *d, struct mm_det_host *h, uint64_t step, const struct mm_hoststep *fast,
-		 uint32_t fast_steps, const struct mm_hoststep *slow, uint32_t slow_steps,
-		 const struct mm_redis_contrib *who, double completeness)
+		 uint32_t fast_steps, const struct mm_hoststep *newest, const struct mm_redis_contrib *who,
+		 double completeness)
 {
+	struct mm_hoststep slow;
+	uint32_t slow_steps;
 	const struct mm_detect_params *p = &d->params[h->group];
 	struct mm_features ff, fs;
 	struct mm_view v;
@@ -315,11 +387,15 @@ int mm_det_score(struct mm_det *d, struct mm_det_host *h, uint64_t step, const s
 	double step_s = d->cfg->step_s ? d->cfg->step_s : 1;
 	int hot, started = 0;
 
+	if (h->since == 0)
+		h->since = step;
+	if (newest != NULL)
+		mm_det_slow_add(d, h, step, newest);
+	slow_steps = mm_det_slow_window(d, h, step, &slow);
 	mm_features_compute(fast, step_s * (fast_steps ? fast_steps : 1), p->sampling_rate, &ff);
-	if (slow != NULL)
-		mm_features_compute(slow, step_s * (slow_steps ? slow_steps : 1), p->sampling_rate, &fs);
+	mm_features_compute(&slow, step_s * slow_steps, p->sampling_rate, &fs);
 	v.fast = &ff;
-	v.slow = slow != NULL ? &fs : NULL;
+	v.slow = &fs;
 	v.step = step;
 	v.external = h->external;
 	if (h->external)
@@ -344,9 +420,13 @@ int mm_det_score(struct mm_det *d, struct mm_det_host *h, uint64_t step, const s
 
 		if (k == MM_CLASS_CARPET_BOMBING)
 			continue;
-		if (pf != NULL && is_inbound((enum mm_class)k) && cs->hit && mm_inbound_excess(&res) > pf->top_excess)
-			pf->top_excess = mm_inbound_excess(&res);
 		mm_incident_key_host(&key, h->addr, (enum mm_class)k);
+		/* A host attacked on its own (hitting, or its incident still
+		 * open while the window drains) explains its prefix's rise. */
+		if (pf != NULL && is_inbound((enum mm_class)k) &&
+		    (cs->hit || cs->sustain || mm_incidents_find(d->inc, &key) != NULL) &&
+		    mm_inbound_excess(&res) > pf->top_excess)
+			pf->top_excess = mm_inbound_excess(&res);
 		if (cs->confirmed || cs->sustain) {
 			mm_evidence_fill(&ev, (enum mm_class)k, &res, fast);
 			if (who != NULL)
@@ -438,6 +518,7 @@ static void sweep_externals(struct mm_det *d, uint64_t step)
 		while ((h = *pp) != NULL) {
 			if (h->external && h->last_step + idle < step) {
 				*pp = h->next;
+				free(h->blk);
 				free(h);
 				d->st.externals--;
 				d->st.externals_forgotten++;

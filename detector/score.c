@@ -40,6 +40,21 @@
  * each peer gets less than this many times its usual share, it is a crowd
  * being served. */
 #define PER_PEER_RISE 2.0
+/* A brute forcer's traffic is mostly its attempts: below this share of
+ * its flows out, auth-port flows are a busy peer's mail or SSH among the
+ * rest (a mail relay, a CDN). */
+#define AUTH_SHARE 0.5
+/* Exfiltration rests on a 5-minute window: it needs this many times the
+ * volume minimum, so that one large upload of a quiet host is not it. */
+#define EXFIL_MIN_FACTOR 5
+/* An external source scored against zero is a scanner only when its
+ * probes are most of what it sends: a busy client's sampled handshakes
+ * are SYN-only records too, a small share among its data. */
+#define EXT_PROBE_SHARE 0.5
+/* Inbound packets that mostly (this share) come from one source are one
+ * conversation (a call, a stream, a transfer) unless they reach the
+ * group's single_source_pps. */
+#define SINGLE_SOURCE_SHARE 0.8
 
 static const char *const tier_names[] = { "none", "investigate", "act" };
 static const char *const severity_names[] = { "none", "low", "medium", "high", "critical" };
@@ -86,6 +101,7 @@ void mm_detect_params_default(struct mm_detect_params *p)
 	p->ceiling_syn_pps = 100000;
 	p->ceiling_amp_pps = 50000;
 	p->ceiling_out_pps = 0;
+	p->single_source_pps = 10000;
 	p->ceiling_out_bytes_s = 0;
 	p->score_investigate = 6;
 	p->score_act = 10;
@@ -118,6 +134,7 @@ void mm_detect_params_from_group(struct mm_detect_params *p, const struct mm_con
 	p->ceiling_syn_pps = g->ceiling_syn_pps;
 	p->ceiling_amp_pps = g->ceiling_amp_pps;
 	p->ceiling_out_pps = g->ceiling_out_pps;
+	p->single_source_pps = g->single_source_pps;
 	p->ceiling_out_bytes_s = g->ceiling_out_mbps * 1e6 / 8;
 	p->score_investigate = g->score_investigate;
 	p->score_act = g->score_act;
@@ -379,12 +396,15 @@ static int volume_ok(const struct ctx *x)
 	return x->bl != NULL;
 }
 
-/* Probe-count classes of an external source with no baseline at all are
- * scored against zero: a source outside our space has no normal to learn,
- * and what it sends that looks like probes is what there is to judge. */
+/* The slow classes (scans, brute force, exfiltration) judge what a host
+ * does over minutes, which its group's typical host cannot say (a mail
+ * server among clients, an SSH server among web servers): our own hosts
+ * are scored on them only once their own baseline is warm.  An external
+ * source is scored against zero: it has no normal of ours to learn, and
+ * what it sends that looks like probes is what there is to judge. */
 static int probe_ok(const struct ctx *x)
 {
-	return x->bl != NULL || x->v->external;
+	return x->v->external || x->src == MM_EXP_OWN;
 }
 
 /* ---- the classes ------------------------------------------------------ */
@@ -453,6 +473,9 @@ static void class_flood(const struct ctx *x, struct mm_score_result *r)
 	 * an echo flood packet for packet and is flooded all the same. */
 	if (din > 0 && dout >= ANSWERED_RATIO * din && out_rise(r) >= ANSWERED_SIGMAS && dicmp < 0.5 * din)
 		d.gate = MM_GATE_ANSWERED;
+	if (w->top_peer_in_sampled >= SINGLE_SOURCE_SHARE * w->sampled[MM_C_PKTS_IN] &&
+	    w->rate[MM_C_PKTS_IN] < p->single_source_pps)
+		d.gate = MM_GATE_SHAPE;
 	ceiling_check(&d, w->rate[MM_C_PKTS_IN], p->ceiling_pps, MM_C_PKTS_IN);
 	ceiling_check(&d, w->rate[MM_C_BYTES_IN], p->ceiling_bytes_s, MM_C_BYTES_IN);
 	ceiling_check(&d, w->rate[MM_C_FLOWS_IN], p->ceiling_flows, MM_C_FLOWS_IN);
@@ -487,6 +510,17 @@ static void class_bruteforce(const struct ctx *x, struct mm_score_result *r)
 		f = MM_F_AUTH_FLOWS_IN;
 	d.score = r->feat[f].score;
 	d.enough = r->feat[f].observed >= x->p->min_sampled_flows;
+	if (f == MM_F_AUTH_FLOWS_OUT) {
+		const struct mm_features *w = mm_view_of(x->v, f);
+		int k = x->v->external ? MM_CLASS_HORIZONTAL_SCAN : MM_CLASS_OUTBOUND_SCAN;
+
+		if (w->rate[MM_C_AUTH_FLOWS_OUT] < AUTH_SHARE * w->rate[MM_C_FLOWS_OUT])
+			d.gate = MM_GATE_SHAPE;
+		/* SYN probes to telnet or SSH across many hosts: the scan names
+		 * them (scored first). */
+		if (r->cls[k].sustain || r->cls[MM_CLASS_VERTICAL_SCAN].sustain)
+			d.gate = MM_GATE_EXPLAINED;
+	}
 	set_deciding(cs, r, f, x->v);
 	decide(x->p, &d, cs);
 	cs->vector = (int8_t)(f == MM_F_AUTH_FLOWS_IN);
@@ -517,6 +551,13 @@ static void class_scan(const struct ctx *x, struct mm_score_result *r)
 	d.enough = r->feat[probe].observed >= x->p->min_sampled_flows && dfan >= x->p->min_sampled_flows;
 	if (dfan < SCAN_SPREAD * excess(r, probe))
 		d.gate = MM_GATE_SHAPE;
+	if (x->v->external) {
+		const struct mm_features *w = mm_view_of(x->v, probe);
+		enum mm_ctr pc = probe == MM_F_SYN_FLOWS_OUT ? MM_C_SYN_FLOWS_OUT : MM_C_SMALL_FLOWS_OUT;
+
+		if (w->rate[pc] < EXT_PROBE_SHARE * w->rate[MM_C_FLOWS_OUT])
+			d.gate = MM_GATE_SHAPE;
+	}
 	set_deciding(cs, r, probe, x->v);
 	decide(x->p, &d, cs);
 	cs->vector = (int8_t)vertical;
@@ -568,10 +609,10 @@ static void class_exfiltration(const struct ctx *x, struct mm_score_result *r)
 	const struct mm_features *w = mm_view_of(x->v, MM_F_BYTES_OUT);
 	const struct mm_detect_params *p = x->p;
 	const struct mm_feat_score *fs = &r->feat[MM_F_BYTES_OUT], *pe = &r->feat[MM_F_PEERS_OUT];
-	struct decision d = { .base_ok = volume_ok(x), .score = fs->score };
+	struct decision d = { .base_ok = probe_ok(x), .score = fs->score };
 	double pp_obs, pp_exp;
 
-	d.enough = w->sampled[MM_C_PKTS_OUT] >= p->min_sampled_packets;
+	d.enough = w->sampled[MM_C_PKTS_OUT] >= EXFIL_MIN_FACTOR * p->min_sampled_packets;
 	r->bytes_out_hot = d.base_ok && d.enough && d.score >= p->score_investigate;
 	if (x->src == MM_EXP_OWN && burst_covers(&x->bl->burst, p, x->v->step)) {
 		double per = mm_sampled_per_unit(w, MM_F_BYTES_OUT);
@@ -592,11 +633,12 @@ static void class_exfiltration(const struct ctx *x, struct mm_score_result *r)
 	pp_exp = fs->expected / (pe->expected > 1 ? pe->expected : 1);
 	if (d.base_ok && pp_obs < PER_PEER_RISE * pp_exp)
 		d.gate = MM_GATE_SHAPE;
-	/* A UDP or ICMP flood out is bytes out too: outbound_flood names it. */
-	if (r->cls[MM_CLASS_OUTBOUND_FLOOD].hit &&
-	    w->rate[MM_C_UDP_BYTES_OUT] + w->rate[MM_C_ICMP_BYTES_OUT] + w->rate[MM_C_OTHER_BYTES_OUT] >=
-		    0.5 * w->rate[MM_C_BYTES_OUT])
-		d.gate = MM_GATE_EXPLAINED;
+	/* Bulk data leaves over TCP.  Bytes out that are mostly UDP, ICMP or
+	 * other protocols are a flood's (outbound_flood names it, and the slow
+	 * window remembers it for minutes after it stopped). */
+	if (w->rate[MM_C_UDP_BYTES_OUT] + w->rate[MM_C_ICMP_BYTES_OUT] + w->rate[MM_C_OTHER_BYTES_OUT] >=
+	    0.5 * w->rate[MM_C_BYTES_OUT])
+		d.gate = r->cls[MM_CLASS_OUTBOUND_FLOOD].hit ? MM_GATE_EXPLAINED : MM_GATE_SHAPE;
 	set_deciding(cs, r, MM_F_BYTES_OUT, x->v);
 	decide(p, &d, cs);
 	if (d.gate == MM_GATE_BURST && !cs->hit)

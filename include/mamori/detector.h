@@ -24,7 +24,7 @@
  * at creation.
  *
  * Memory: about (max_hosts + max_external) x (sizeof(struct mm_det_host)
- * + 8) bytes at most (hosts are allocated as first seen), ~2 KiB per
+ * + the slow blocks, ~1.5 KiB + 8) bytes at most (hosts are allocated as first seen), ~2 KiB per
  * prefix, ~12 KiB per group, plus the incident table (incident.h).
  */
 #ifndef MAMORI_DETECTOR_H
@@ -37,6 +37,8 @@
 #include "mamori/score.h"
 #include "mamori/window.h"
 
+struct mm_det_block; /* run.c: a block of the host's slow window */
+
 struct mm_det_host {
 	uint8_t addr[16];
 	int group;                 /* index into cfg->groups (externals: 0) */
@@ -45,6 +47,8 @@ struct mm_det_host {
 	uint64_t last_step;        /* last step scored */
 	struct mm_baseline base;
 	struct mm_confirm confirm;
+	uint64_t since;            /* its slow blocks hold every step from here, 0 = none yet */
+	struct mm_det_block *blk;  /* the slow window's blocks (mm_det_slow_add) */
 	struct mm_det_host *next;  /* hash chain */
 };
 
@@ -74,17 +78,37 @@ void mm_det_free(struct mm_det *d);
  * no group and externals are off (max_external 0). */
 struct mm_det_host *mm_det_host(struct mm_det *d, const uint8_t addr[16], int create);
 
+/*
+ * The slow window (slow_window_steps, 30 by default) is not read from
+ * Redis at every step: each host keeps it in memory as blocks of
+ * mm_det_block_steps() steps (5 by default), holding the counters and
+ * sketches the slow features use (about 1.5 KiB a host).  The slow window
+ * at step t is every block that overlaps [t - slow + 1, t], so it spans
+ * between slow and slow + block - 1 steps (rates divide by the span: no
+ * bias; distinct counts cover that span).  The daemon adds each scored
+ * step's own data (mm_det_score's `newest`); a host seen for the first
+ * time is filled once from Redis, block by block (mm_det_slow_add over a
+ * range within one block) and h->since set to where that data starts.
+ */
+uint32_t mm_det_block_steps(const struct mm_det *d);
+/* The steps [first, first + n) summed in hs, all within one block. */
+void mm_det_slow_add(struct mm_det *d, struct mm_det_host *h, uint64_t first, const struct mm_hoststep *hs);
+/* The slow window at `step` rebuilt from the blocks (the slow features'
+ * counters and sketches only, the rest 0); returns the steps it spans. */
+uint32_t mm_det_slow_window(const struct mm_det *d, const struct mm_det_host *h, uint64_t step,
+			    struct mm_hoststep *out);
+
 /* Score host h at `step` from its fast window (fast_steps steps summed,
- * normally [window] steps) and slow window (slow_steps summed, normally
- * mm_slow_window_steps; NULL = fast); fewer steps when the data begins
- * inside the window (the start of a replay), so that rates are not
- * diluted by steps nobody recorded.  Feeds the
- * incidents, learn.  who (may be NULL) and completeness (0..1, -1 unknown)
- * go into the evidence.  Returns the number of incidents started now (the
- * held-back inbound ones start in mm_det_end_step). */
+ * normally [window] steps; fewer when the data begins inside the window,
+ * the start of a replay, so that rates are not diluted by steps nobody
+ * recorded) and its slow blocks, after adding `newest` (the step's own
+ * data, also inside `fast`) to them.  Feeds the incidents, learns.  who
+ * (may be NULL) and completeness (0..1, -1 unknown) go into the evidence.
+ * Returns the number of incidents started now (the held-back inbound ones
+ * start in mm_det_end_step). */
 int mm_det_score(struct mm_det *d, struct mm_det_host *h, uint64_t step, const struct mm_hoststep *fast,
-		 uint32_t fast_steps, const struct mm_hoststep *slow, uint32_t slow_steps,
-		 const struct mm_redis_contrib *who, double completeness);
+		 uint32_t fast_steps, const struct mm_hoststep *newest, const struct mm_redis_contrib *who,
+		 double completeness);
 
 /* Close `step` after every host of it: the prefixes, the held-back host
  * observations, group learning, incident updates and ends.  Returns the

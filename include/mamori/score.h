@@ -127,6 +127,7 @@ struct mm_detect_params {
 	double ceiling_tcp_pps, ceiling_udp_pps, ceiling_icmp_pps;
 	double ceiling_syn_pps, ceiling_amp_pps;
 	double ceiling_out_pps, ceiling_out_bytes_s;
+	double single_source_pps;      /* flood from one source: packets/s in it needs, 0 = off */
 	double score_investigate, score_act;
 	enum mm_combine combine;
 	unsigned confirm_fast_hits, confirm_fast_steps;   /* M of N, N <= 16 */
@@ -328,8 +329,9 @@ struct mm_score_result {
  * Score one host at v->step.  host: its own baseline (may be NULL or
  * cold); group: its group's (may be NULL or cold); tow may be NULL.  The
  * own baseline is used once warm, else the group's once warm, else none:
- * then volume classes can only fire on ceilings, and the probe-count
- * classes (scans, brute force) are scored against zero.  confirm is
+ * then volume classes can only fire on ceilings.  The slow classes
+ * (scans, brute force, exfiltration) need the host's own warm baseline;
+ * an external source (v->external) is scored on them against zero.  confirm is
  * updated (the step's hits shifted in).  Returns 0.
  */
 int mm_score_host(const struct mm_detect_params *p, const struct mm_view *v, const struct mm_baseline *host,

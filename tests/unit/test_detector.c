@@ -81,10 +81,11 @@ struct load {
 	unsigned probe_peers;   /* distinct destinations of the probes */
 };
 
-static void fill(struct rng *g, struct mm_hoststep *h, const struct load *l, unsigned mult, unsigned seed)
+/* One step of a host: the load's per-window means / FAST. */
+static void fill(struct rng *g, struct mm_hoststep *h, const struct load *l, unsigned seed)
 {
-	uint64_t u = poisson(g, (l->udp_in + l->extra_udp_in) * mult), t = poisson(g, l->tcp_in * mult);
-	uint64_t o = poisson(g, l->tcp_out * mult), s = poisson(g, l->syn_flows_out * mult);
+	uint64_t u = poisson(g, (l->udp_in + l->extra_udp_in) / FAST), t = poisson(g, l->tcp_in / FAST);
+	uint64_t o = poisson(g, l->tcp_out / FAST), s = poisson(g, l->syn_flows_out / FAST);
 
 	memset(h, 0, sizeof(*h));
 	h->ctr[MM_C_UDP_PKTS_IN] = u * R;
@@ -114,8 +115,8 @@ static void fill(struct rng *g, struct mm_hoststep *h, const struct load *l, uns
 		uint32_t k = 0x80000000u + i;
 		mm_hll_add(&h->hll[MM_S_PEERS_IN], &k, sizeof(k));
 	}
-	for (unsigned i = 0; i < l->probe_peers && s > 0; i++) {
-		uint32_t k = 0x40000000u + i;
+	for (unsigned i = 0; i < l->probe_peers / FAST && s > 0; i++) {
+		uint32_t k = 0x40000000u + (uint32_t)(rnd(g) % (l->probe_peers * 40u));
 		mm_hll_add(&h->hll[MM_S_PEERS_OUT], &k, sizeof(k));
 	}
 	{
@@ -134,6 +135,7 @@ struct world {
 	struct load net[2][NHOST]; /* 10.0.1.x and 10.0.2.x */
 	struct load ext[3];        /* 198.51.100.1..3 */
 	unsigned next;             /* externals active */
+	struct mm_hoststep (*ring)[FAST]; /* per host (nets, then externals): its last FAST steps */
 };
 
 static void world_init(struct world *w)
@@ -143,6 +145,8 @@ static void world_init(struct world *w)
 	w->d = mm_det_new(&w->cfg, 0, on_event, &w->rec);
 	ck_assert_ptr_nonnull(w->d);
 	w->g.s = 0x5eed;
+	w->ring = calloc(2 * NHOST + 3, sizeof(*w->ring));
+	ck_assert_ptr_nonnull(w->ring);
 	w->step = T0;
 	w->bg = (struct load){ .udp_in = 20, .tcp_in = 40, .tcp_out = 40 };
 	for (int p = 0; p < 2; p++)
@@ -154,12 +158,25 @@ static void world_free(struct world *w)
 {
 	mm_det_free(w->d);
 	mm_config_free(&w->cfg);
+	free(w->ring);
+}
+
+/* Host i's step from its load, then its fast window. */
+static void host_step(struct world *w, unsigned i, const struct load *l, struct mm_hoststep *fast)
+{
+	struct mm_hoststep *cur = &w->ring[i][w->step % FAST];
+
+	fill(&w->g, cur, l, i);
+	memset(fast, 0, sizeof(*fast));
+	for (unsigned k = 0; k < FAST; k++)
+		mm_hoststep_merge(fast, &w->ring[i][k]);
 }
 
 static void world_step(struct world *w)
 {
-	struct mm_hoststep fast, slow;
+	struct mm_hoststep fast;
 	uint8_t a[16];
+	unsigned fn = w->step - T0 + 1 < FAST ? (unsigned)(w->step - T0 + 1) : FAST;
 
 	for (unsigned p = 0; p < 2; p++)
 		for (unsigned i = 0; i < NHOST; i++) {
@@ -168,9 +185,8 @@ static void world_step(struct world *w)
 			addr4(a, 0, p + 1, i + 1, 10);
 			h = mm_det_host(w->d, a, 1);
 			ck_assert_ptr_nonnull(h);
-			fill(&w->g, &fast, &w->net[p][i], 1, p * NHOST + i);
-			fill(&w->g, &slow, &w->net[p][i], SLOW / FAST, p * NHOST + i);
-			mm_det_score(w->d, h, w->step, &fast, FAST, &slow, SLOW, NULL, 1.0);
+			host_step(w, p * NHOST + i, &w->net[p][i], &fast);
+			mm_det_score(w->d, h, w->step, &fast, fn, &w->ring[p * NHOST + i][w->step % FAST], NULL, 1.0);
 		}
 	for (unsigned e = 0; e < w->next; e++) {
 		struct mm_det_host *h;
@@ -179,9 +195,8 @@ static void world_step(struct world *w)
 		h = mm_det_host(w->d, a, 1);
 		if (h == NULL)
 			continue;
-		fill(&w->g, &fast, &w->ext[e], 1, 1000 + e);
-		fill(&w->g, &slow, &w->ext[e], SLOW / FAST, 1000 + e);
-		mm_det_score(w->d, h, w->step, &fast, FAST, &slow, SLOW, NULL, 1.0);
+		host_step(w, 2 * NHOST + e, &w->ext[e], &fast);
+		mm_det_score(w->d, h, w->step, &fast, FAST, &w->ring[2 * NHOST + e][w->step % FAST], NULL, 1.0);
 	}
 	mm_det_end_step(w->d, w->step);
 	w->step++;
@@ -292,6 +307,70 @@ START_TEST(test_external_scan)
 }
 END_TEST
 
+/* The slow window rebuilt from blocks gives the slow features exactly as
+ * the sum of its steps does, and spans between slow and slow + block - 1
+ * steps. */
+START_TEST(test_slow_blocks)
+{
+	struct mm_config cfg;
+	struct mm_det *d;
+	struct mm_det_host *h;
+	struct mm_hoststep *steps = calloc(80, sizeof(*steps));
+	struct rng g = { 77 };
+	uint8_t a[16];
+	uint64_t t0 = 5003; /* not on a block boundary */
+
+	ck_assert_ptr_nonnull(steps);
+	ck_assert_int_eq(mm_config_load_string(&cfg, "t.conf", conf, stderr), 0);
+	static struct rec rec;
+	d = mm_det_new(&cfg, 0, on_event, &rec);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_eq(mm_det_block_steps(d), 5);
+	addr4(a, 0, 1, 1, 10);
+	h = mm_det_host(d, a, 1);
+	ck_assert_ptr_nonnull(h);
+	h->since = t0;
+	for (unsigned i = 0; i < 80; i++) {
+		struct mm_hoststep win, full;
+		struct mm_features fw, ff;
+		uint32_t n;
+
+		for (unsigned c = 0; c < MM_C_COUNT; c++)
+			steps[i].ctr[c] = rnd(&g) % 5 == 0 ? 0 : (rnd(&g) % 1000) * R;
+		for (unsigned k = 0; k < 30; k++) {
+			uint64_t key = rnd(&g) % 500;
+			mm_hll_add(&steps[i].hll[k % MM_S_COUNT], &key, sizeof(key));
+		}
+		mm_det_slow_add(d, h, t0 + i, &steps[i]);
+		n = mm_det_slow_window(d, h, t0 + i, &win);
+		ck_assert_uint_le(n, SLOW + 4);
+		ck_assert_uint_eq(n, i + 1 < SLOW ? i + 1 : n);
+		ck_assert_uint_ge(n, i + 1 < SLOW ? i + 1 : SLOW);
+		memset(&full, 0, sizeof(full));
+		for (unsigned k = i + 1 - n; k <= i; k++)
+			mm_hoststep_merge(&full, &steps[k]);
+		mm_features_compute(&win, n * 10.0, R, &fw);
+		mm_features_compute(&full, n * 10.0, R, &ff);
+		for (int f = 0; f < MM_F_COUNT; f++) {
+			if (mm_feat_info((enum mm_feat)f)->window != MM_W_SLOW)
+				continue;
+			ck_assert_msg(fw.value[f] == ff.value[f] && fw.value_sampled[f] == ff.value_sampled[f],
+				      "step %u %s: %f != %f", i, mm_feat_info((enum mm_feat)f)->name, fw.value[f],
+				      ff.value[f]);
+		}
+		/* what sampled.h reads for bytes out, and the exfiltration gates */
+		ck_assert(fw.rate[MM_C_PKTS_OUT] == ff.rate[MM_C_PKTS_OUT]);
+		ck_assert(fw.rate[MM_C_UDP_BYTES_OUT] == ff.rate[MM_C_UDP_BYTES_OUT]);
+		ck_assert(fw.rate[MM_C_ICMP_BYTES_OUT] == ff.rate[MM_C_ICMP_BYTES_OUT]);
+		ck_assert(fw.rate[MM_C_OTHER_BYTES_OUT] == ff.rate[MM_C_OTHER_BYTES_OUT]);
+		ck_assert(fw.rate[MM_C_FLOWS_OUT] == ff.rate[MM_C_FLOWS_OUT]); /* brute force's share */
+	}
+	mm_det_free(d);
+	mm_config_free(&cfg);
+	free(steps);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("detector");
@@ -304,6 +383,7 @@ int main(void)
 	tcase_add_test(tc, test_carpet_hosts_cross);
 	tcase_add_test(tc, test_host_flood_in_prefix);
 	tcase_add_test(tc, test_external_scan);
+	tcase_add_test(tc, test_slow_blocks);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -641,17 +641,39 @@ static int decode_host(struct mm_redis_reader *r, const redisReply *rep, struct 
 	return 1;
 }
 
-int mm_redis_read_hosts(struct mm_redis_reader *r, const uint8_t (*addrs)[16], size_t n, uint64_t first,
-			uint32_t nsteps, struct mm_hoststep *out, struct mm_redis_contrib *who)
+/* The pipelined HGETALL loop both readers share: request i is host
+ * host_of(i)'s key at step step_of(i), folded into out[host_of(i)]. */
+struct read_plan {
+	const uint8_t (*addrs)[16];
+	/* ranges: host i / nsteps at first + i % nsteps */
+	uint64_t first;
+	uint32_t nsteps;
+	/* pairs */
+	const struct mm_redis_pair *pairs;
+};
+
+static void plan_at(const struct read_plan *p, size_t i, size_t *host, uint64_t *step)
 {
-	size_t total = n * nsteps, sent = 0, got = 0;
+	if (p->pairs != NULL) {
+		*host = p->pairs[i].host;
+		*step = p->pairs[i].step;
+	} else {
+		*host = i / p->nsteps;
+		*step = p->first + i % p->nsteps;
+	}
+}
+
+static int read_plan(struct mm_redis_reader *r, const struct read_plan *p, size_t total, size_t nout,
+		     struct mm_hoststep *out, struct mm_redis_contrib *who)
+{
+	size_t sent = 0, got = 0;
 	char key[MM_REDIS_KEY_MAX];
 
 	if (r->c == NULL) {
 		snprintf(r->err, sizeof(r->err), "not connected");
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < nout; i++) {
 		memset(&out[i], 0, sizeof(out[i]));
 		if (who)
 			memset(&who[i], 0, sizeof(who[i]));
@@ -660,8 +682,11 @@ int mm_redis_read_hosts(struct mm_redis_reader *r, const uint8_t (*addrs)[16], s
 	 * neither side buffers an unbounded amount. */
 	while (got < total) {
 		while (sent < total && sent - got < MM_REDIS_READ_CHUNK) {
-			size_t h = sent / nsteps;
-			size_t klen = mm_rkey_host(key, addrs[h], first + sent % nsteps);
+			size_t h;
+			uint64_t st;
+
+			plan_at(p, sent, &h, &st);
+			size_t klen = mm_rkey_host(key, p->addrs[h], st);
 			const char *argv[2] = { "HGETALL", key };
 			size_t argl[2] = { 7, klen };
 			if (redisAppendCommandArgv(r->c, 2, argv, argl) != REDIS_OK) {
@@ -675,7 +700,9 @@ int mm_redis_read_hosts(struct mm_redis_reader *r, const uint8_t (*addrs)[16], s
 			rerr(r, "HGETALL reply");
 			return -1;
 		}
-		size_t h = got / nsteps;
+		size_t h;
+		uint64_t st;
+		plan_at(p, got, &h, &st);
 		int rc = decode_host(r, v, &out[h], who ? &who[h] : NULL);
 		if (rc < 0) {
 			snprintf(r->err, sizeof(r->err), "HGETALL: %s",
@@ -690,6 +717,28 @@ int mm_redis_read_hosts(struct mm_redis_reader *r, const uint8_t (*addrs)[16], s
 		got++;
 	}
 	return 0;
+}
+
+int mm_redis_read_hosts(struct mm_redis_reader *r, const uint8_t (*addrs)[16], size_t n, uint64_t first,
+			uint32_t nsteps, struct mm_hoststep *out, struct mm_redis_contrib *who)
+{
+	struct read_plan p = { addrs, first, nsteps ? nsteps : 1, NULL };
+
+	return read_plan(r, &p, nsteps ? n * nsteps : 0, n, out, who);
+}
+
+int mm_redis_read_pairs(struct mm_redis_reader *r, const uint8_t (*addrs)[16], size_t n,
+			const struct mm_redis_pair *pairs, size_t npairs, struct mm_hoststep *out,
+			struct mm_redis_contrib *who)
+{
+	struct read_plan p = { addrs, 0, 1, pairs };
+
+	for (size_t i = 0; i < npairs; i++)
+		if (pairs[i].host >= n) {
+			snprintf(r->err, sizeof(r->err), "read pairs: host %u of %zu", pairs[i].host, n);
+			return -1;
+		}
+	return read_plan(r, &p, npairs, n, out, who);
 }
 
 int mm_redis_read_host(struct mm_redis_reader *r, const uint8_t addr[16], uint64_t first, uint32_t nsteps,

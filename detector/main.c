@@ -73,7 +73,10 @@ struct det {
 	unsigned nseen;
 	uint64_t wait_started_ms;
 	uint8_t (*addrs)[16];
+	uint64_t *active;             /* per addrs[i]: bit k = data at step - k */
 	size_t naddrs, addrs_cap;
+	struct mm_redis_pair *pairs;  /* the (host, step) reads of a batch */
+	size_t npairs, pairs_cap;
 	struct idx_slot *idx;         /* the last slow window's step indexes */
 	uint32_t nidx;
 	struct mm_hoststep *fast, *newest;       /* BATCH each */
@@ -299,6 +302,7 @@ static int read_index(struct det *x, uint64_t st)
 		mm_warnx("redis: index of step %" PRIu64 ": %s", st, mm_redis_reader_error(x->rd));
 		return -1;
 	}
+	qsort(sl->a, sl->n, 16, cmp_addr);
 	sl->step = st;
 	sl->valid = 1;
 	return 0;
@@ -356,6 +360,47 @@ static int active_hosts(struct det *x, uint64_t step, uint64_t first)
 		if (k == 0 || memcmp(x->addrs[k - 1], x->addrs[i], 16) != 0)
 			memmove(x->addrs[k++], x->addrs[i], 16);
 	x->naddrs = k;
+	/* Which steps each host had data in (the last 64 at most): the
+	 * reads skip the others, empty for sure. */
+	if (x->naddrs > 0) {
+		void *p = realloc(x->active, x->addrs_cap * sizeof(*x->active));
+		if (p == NULL)
+			return -1;
+		x->active = p;
+	}
+	for (size_t i = 0; i < x->naddrs; i++) {
+		uint64_t m = 0;
+
+		for (uint64_t st = first; st <= step; st++) {
+			const struct idx_slot *sl = &x->idx[st % x->nidx];
+
+			if (step - st < 64 && bsearch(x->addrs[i], sl->a, sl->n, 16, cmp_addr) != NULL)
+				m |= (uint64_t)1 << (step - st);
+		}
+		x->active[i] = m;
+	}
+	return 0;
+}
+
+/* Had the host (mask m at `step`) data at st?  Unknown (older than the
+ * mask, or before the slow window) counts as yes. */
+static int had_data(uint64_t m, uint64_t step, uint64_t st, uint64_t sfirst)
+{
+	return st < sfirst || step - st >= 64 || (m >> (step - st) & 1);
+}
+
+static int pair_add(struct det *x, uint32_t host, uint64_t step)
+{
+	if (x->npairs == x->pairs_cap) {
+		size_t cap = x->pairs_cap ? x->pairs_cap * 2 : 4096;
+		void *p = realloc(x->pairs, cap * sizeof(*x->pairs));
+		if (p == NULL)
+			return -1;
+		x->pairs = p;
+		x->pairs_cap = cap;
+	}
+	x->pairs[x->npairs].host = host;
+	x->pairs[x->npairs++].step = step;
 	return 0;
 }
 
@@ -379,11 +424,13 @@ static void contrib_union(struct mm_redis_contrib *dst, const struct mm_redis_co
 
 /* Hosts seen for the first time get their slow window from Redis once,
  * block by block, up to the step before `step` (mm_det_slow_add). */
-static int fill_slow(struct det *x, struct mm_det_host **hs, size_t n, uint64_t step, uint64_t sfirst)
+static int fill_slow(struct det *x, struct mm_det_host **hs, const uint64_t *act, size_t n, uint64_t step,
+		     uint64_t sfirst)
 {
 	uint32_t bs = mm_det_block_steps(x->d);
 	uint64_t from = sfirst / bs * bs;
 	struct mm_det_host *nh[BATCH];
+	uint64_t nact[BATCH];
 	uint8_t (*na)[16] = x->newaddr;
 	size_t nn = 0;
 
@@ -393,6 +440,7 @@ static int fill_slow(struct det *x, struct mm_det_host **hs, size_t n, uint64_t 
 		if (hs[i]->since == 0) {
 			hs[i]->since = from;
 			nh[nn] = hs[i];
+			nact[nn] = act[i];
 			memcpy(na[nn++], hs[i]->addr, 16);
 		}
 	for (uint64_t a = from; nn > 0 && a < step; a = (a / bs + 1) * bs) {
@@ -400,8 +448,14 @@ static int fill_slow(struct det *x, struct mm_det_host **hs, size_t n, uint64_t 
 
 		if (b > step - 1)
 			b = step - 1;
-		if (mm_redis_read_hosts(x->rd, (const uint8_t(*)[16])na, nn, a, (uint32_t)(b - a + 1), x->newest,
-					NULL) < 0)
+		x->npairs = 0;
+		for (size_t j = 0; j < nn; j++)
+			for (uint64_t st = a; st <= b; st++)
+				if (had_data(nact[j], step, st, sfirst) && pair_add(x, (uint32_t)j, st) < 0)
+					return -1;
+		if (x->npairs == 0)
+			continue;
+		if (mm_redis_read_pairs(x->rd, (const uint8_t(*)[16])na, nn, x->pairs, x->npairs, x->newest, NULL) < 0)
 			return -1;
 		for (size_t j = 0; j < nn; j++)
 			mm_det_slow_add(x->d, nh[j], a, &x->newest[j]);
@@ -411,9 +465,10 @@ static int fill_slow(struct det *x, struct mm_det_host **hs, size_t n, uint64_t 
 
 /*
  * Per host and step: the fast window's earlier steps summed and the step
- * itself (both HGETALL per host and step, pipelined), which is added to
- * the host's slow blocks (detector.h) instead of reading the slow window
- * back: 6 reads a host-step with the defaults instead of 36.
+ * itself (an HGETALL per host and step, pipelined), which is added to the
+ * host's slow blocks (detector.h) instead of reading the slow window back;
+ * only the steps the index says the host had data in are read.  At most
+ * 6 reads a host-step with the defaults, instead of 36.
  */
 static int score_step(struct det *x, uint64_t step, int complete)
 {
@@ -421,6 +476,7 @@ static int score_step(struct det *x, uint64_t step, int complete)
 	uint64_t ffirst = step + 1 >= w ? step + 1 - w : 0, sfirst = step + 1 >= s ? step + 1 - s : 0;
 	uint32_t fn;
 	struct mm_det_host *hs[BATCH];
+	uint64_t act[BATCH];
 	size_t own[BATCH], nown;
 	uint8_t (*ba)[16] = x->batchaddr;
 
@@ -443,6 +499,7 @@ static int score_step(struct det *x, uint64_t step, int complete)
 			struct mm_det_host *h = mm_det_host(x->d, x->addrs[i + j], 1);
 			if (h == NULL)
 				continue;
+			act[n] = x->active[i + j];
 			hs[n] = h;
 			memcpy(ba[n], h->addr, 16);
 			n++;
@@ -457,14 +514,25 @@ static int score_step(struct det *x, uint64_t step, int complete)
 				own[nown] = j;
 				memcpy(x->ownaddr[nown++], hs[j]->addr, 16);
 			}
-		if (load_baselines(x, hs, n) < 0 || fill_slow(x, hs, n, step, sfirst) < 0 ||
-		    (fn > 1 && nown > 0 &&
-		     mm_redis_read_hosts(x->rd, (const uint8_t(*)[16])x->ownaddr, nown, ffirst, fn - 1, x->fast,
-					 x->who) < 0) ||
-		    mm_redis_read_hosts(x->rd, (const uint8_t(*)[16])ba, n, step, 1, x->newest, x->who_newest) < 0) {
-			mm_warnx("redis: windows of step %" PRIu64 ": %s", step, mm_redis_reader_error(x->rd));
-			return -1;
+		if (load_baselines(x, hs, n) < 0 || fill_slow(x, hs, act, n, step, sfirst) < 0)
+			goto redis_err;
+		if (fn > 1 && nown > 0) {
+			x->npairs = 0;
+			for (size_t k = 0; k < nown; k++)
+				for (uint64_t st = ffirst; st < step; st++)
+					if (had_data(act[own[k]], step, st, sfirst) && pair_add(x, (uint32_t)k, st) < 0)
+						return -1;
+			if (mm_redis_read_pairs(x->rd, (const uint8_t(*)[16])x->ownaddr, nown, x->pairs, x->npairs,
+						x->fast, x->who) < 0)
+				goto redis_err;
 		}
+		x->npairs = 0;
+		for (size_t j = 0; j < n; j++)
+			if ((act[j] & 1) && pair_add(x, (uint32_t)j, step) < 0)
+				return -1;
+		if (mm_redis_read_pairs(x->rd, (const uint8_t(*)[16])ba, n, x->pairs, x->npairs, x->newest,
+					x->who_newest) < 0)
+			goto redis_err;
 		/* x->fast[k] belongs to hs[own[k]]: spread them to their places
 		 * (backwards: own[k] >= k), the step merged in. */
 		for (size_t k = nown; k-- > 0;) {
@@ -493,6 +561,9 @@ static int score_step(struct det *x, uint64_t step, int complete)
 	mm_det_end_step(x->d, step);
 	mm_debug("step %" PRIu64 ": %zu hosts", step, x->naddrs);
 	return 0;
+redis_err:
+	mm_warnx("redis: windows of step %" PRIu64 ": %s", step, mm_redis_reader_error(x->rd));
+	return -1;
 }
 
 /* --replay-all: the range of the done marks. */
@@ -739,6 +810,8 @@ int main(int argc, char **argv)
 	free(x->newaddr);
 	free(x->ownaddr);
 	free(x->addrs);
+	free(x->active);
+	free(x->pairs);
 	for (uint32_t i = 0; x->idx != NULL && i < x->nidx; i++)
 		free(x->idx[i].a);
 	free(x->idx);

@@ -158,6 +158,18 @@ int mm_redis_read_host(struct mm_redis_reader *r, const uint8_t addr[16], uint64
  * Returns 0 or -1. */
 int mm_redis_read_hosts(struct mm_redis_reader *r, const uint8_t (*addrs)[16], size_t n, uint64_t first,
 			uint32_t nsteps, struct mm_hoststep *out, struct mm_redis_contrib *who);
+/* Only the (host, step) pairs asked for: pairs[i].host indexes addrs and
+ * out (n of each; who[n] or NULL), each pair's step folded into its
+ * host's out.  Hosts with no pair get zeros.  For readers that know which
+ * steps of a range a host had data in (the index) and skip the rest.
+ * Returns 0 or -1. */
+struct mm_redis_pair {
+	uint32_t host;
+	uint64_t step;
+};
+int mm_redis_read_pairs(struct mm_redis_reader *r, const uint8_t (*addrs)[16], size_t n,
+			const struct mm_redis_pair *pairs, size_t npairs, struct mm_hoststep *out,
+			struct mm_redis_contrib *who);
 
 /* The first and last step for which the host has a window key (SCAN over
  * its hash tag: for analysts and tests, not for a hot path).  Returns the

@@ -330,7 +330,10 @@ static int write_stats_json(const struct collector *c, const char *path)
 	}
 	fprintf(f, "]");
 	if (c->replay) {
-		mm_json_string(q, sizeof(q), c->o.read, strlen(c->o.read));
+		/* the capture read: --read or --replay */
+		const char *file = c->o.read != NULL ? c->o.read : c->o.replay != NULL ? c->o.replay : "";
+
+		mm_json_string(q, sizeof(q), file, strlen(file));
 		fprintf(f, ",\n \"capture\":{\"file\":%s,\"frames\":%" PRIu64 ",\"datagrams\":%" PRIu64
 			   ",\"skipped_non_udp\":%" PRIu64 ",\"skipped_fragments\":%" PRIu64
 			   ",\"truncated\":%" PRIu64 "}",

@@ -131,11 +131,12 @@ EOC
 		cat "$d/gen.log" >&2
 		fail "$fmt: mamori-gen"
 	}
-	# (no --stats-json: with --replay the collector crashes writing it)
-	"$COL" -c "$d/m.conf" --replay "$d/s.pcap" 2>"$d/col.log" || {
+	"$COL" -c "$d/m.conf" --replay "$d/s.pcap" --stats-json "$d/stats.json" 2>"$d/col.log" || {
 		cat "$d/col.log" >&2
 		fail "$fmt: collector replay"
 	}
+	# --stats-json names the replayed capture (it once crashed on --replay)
+	grep -q "\"capture\":{\"file\":\"$d/s.pcap\"" "$d/stats.json" || fail "$fmt: --stats-json without the capture"
 	t1=$(date +%s)
 	timeout 300 "$DET" -c "$d/m.conf" --replay-all --json >"$d/a.json" 2>"$d/det.log" || {
 		cat "$d/det.log" >&2

@@ -1045,18 +1045,18 @@ START_TEST(test_truth_file)
 	free(err);
 	char *t = slurp(truth, NULL);
 	ck_assert_ptr_nonnull(t);
-	ck_assert_str_eq(t, "class\tvector\trole\ttarget\tstart\tend\tstrength\n"
-			    "syn_flood\t-\tvictim\t10.0.0.5\t1700000010\t1700000040\t200\n"
-			    "amplification\tntp\tvictim\t10.0.0.6\t1700000020\t1700000030\t50\n"
-			    "carpet_bombing\tudp\tvictim\t10.0.1.0/24\t1700000000\t1700000100\t30\n"
-			    "horizontal_scan\t-\tsource\t203.0.113.7\t1700000060\t1700000070\t1\n"
-			    "bruteforce\ttelnet\tsource\t203.0.113.9\t1700000050\t1700000090\t2\n"
-			    "exfiltration\t-\tsource\t10.0.0.8\t1700000000\t1700000100\t5\n"
-			    "flood\tudp\tvictim\t10.0.0.9\t1700000001\t1700000002\t100\n"
-			    "amplification\tdns\tvictim\t10.0.0.10\t1700000003\t1700000004\t4.46429\n"
-			    "outbound_flood\ticmp\tsource\t10.0.0.11\t1700000005\t1700000006\t7\n"
-			    "outbound_scan\t-\tsource\t10.0.0.12\t1700000007\t1700000008.500\t1\n"
-			    "vertical_scan\t-\tsource\t203.0.113.5\t1700000009\t1700000010\t1\n");
+	ck_assert_str_eq(t, "class\tvector\trole\ttarget\tstart\tend\tstrength\tpeer\n"
+			    "syn_flood\t-\tvictim\t10.0.0.5\t1700000010\t1700000040\t200\t-\n"
+			    "amplification\tntp\tvictim\t10.0.0.6\t1700000020\t1700000030\t50\t-\n"
+			    "carpet_bombing\tudp\tvictim\t10.0.1.0/24\t1700000000\t1700000100\t30\t-\n"
+			    "horizontal_scan\t-\tsource\t203.0.113.7\t1700000060\t1700000070\t1\t10.0.0.0/16\n"
+			    "bruteforce\ttelnet\tsource\t203.0.113.9\t1700000050\t1700000090\t2\t10.0.0.7\n"
+			    "exfiltration\t-\tsource\t10.0.0.8\t1700000000\t1700000100\t5\t192.0.2.80\n"
+			    "flood\tudp\tvictim\t10.0.0.9\t1700000001\t1700000002\t100\t-\n"
+			    "amplification\tdns\tvictim\t10.0.0.10\t1700000003\t1700000004\t4.46429\t-\n"
+			    "outbound_flood\ticmp\tsource\t10.0.0.11\t1700000005\t1700000006\t7\t192.0.2.1\n"
+			    "outbound_scan\t-\tsource\t10.0.0.12\t1700000007\t1700000008.500\t1\t-\n"
+			    "vertical_scan\t-\tsource\t203.0.113.5\t1700000009\t1700000010\t1\t10.0.0.13\n");
 	free(t);
 }
 END_TEST
@@ -1076,8 +1076,8 @@ START_TEST(test_truth_clipped_by_count)
 	char *t = slurp(truth, NULL);
 	ck_assert_ptr_nonnull(t);
 	/* 1000 records: 995 background (10 per 0.1 s) + 5 attack ones by 9.94 s */
-	ck_assert_str_eq(t, "class\tvector\trole\ttarget\tstart\tend\tstrength\n"
-			    "syn_flood\t-\tvictim\t10.0.0.5\t1700000000\t1700000009.940\t0.5\n");
+	ck_assert_str_eq(t, "class\tvector\trole\ttarget\tstart\tend\tstrength\tpeer\n"
+			    "syn_flood\t-\tvictim\t10.0.0.5\t1700000000\t1700000009.940\t0.5\t-\n");
 	free(t);
 }
 END_TEST
@@ -1346,6 +1346,16 @@ START_TEST(test_attack_shapes)
 }
 END_TEST
 
+/* The strength column (7th) of a truth file's first attack. */
+static double truth_strength(const char *s)
+{
+	const char *p = strchr(s, '\n');
+	for (int i = 0; p != NULL && i < 6; i++)
+		p = strchr(p + 1, '\t');
+	ck_assert_ptr_nonnull(p);
+	return strtod(p + 1, NULL);
+}
+
 /* x= resolves to a multiple of the victim's own baseline. */
 START_TEST(test_strength_multiple_of_baseline)
 {
@@ -1358,7 +1368,7 @@ START_TEST(test_strength_multiple_of_baseline)
 			     tmp("x.pcap"), b), 0);
 	free(err);
 	char *s1 = slurp(a, NULL), *s4 = slurp(b, NULL);
-	double p1 = strtod(strrchr(s1, '\t') + 1, NULL), p4 = strtod(strrchr(s4, '\t') + 1, NULL);
+	double p1 = truth_strength(s1), p4 = truth_strength(s4);
 	ck_assert_msg(p1 > 0 && p4 > 3.99 * p1 && p4 < 4.01 * p1, "x=1 -> %g, x=4 -> %g", p1, p4);
 	free(s1);
 	free(s4);

@@ -991,6 +991,15 @@ const char *gen_attack_role(const struct gen_attack *a)
 	return mm_class_info((enum mm_class)a->cls)->role == MM_ROLE_SOURCE ? "source" : "victim";
 }
 
+const char *gen_attack_peer(const struct gen_attack *a, char *buf, size_t len)
+{
+	if (a->cls == MM_CLASS_HORIZONTAL_SCAN && a->has_prefix)
+		return gen_prefix_str(&a->prefix, buf, len);
+	if (mm_class_info((enum mm_class)a->cls)->role == MM_ROLE_SOURCE && a->has_target)
+		return gen_addr_str(a->target, buf, len);
+	return "-";
+}
+
 const char *gen_attack_target(const struct gen_attack *a, char *buf, size_t len)
 {
 	if (a->cls == MM_CLASS_CARPET_BOMBING)

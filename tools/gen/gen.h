@@ -286,6 +286,10 @@ const char *gen_attack_class_name(int cls);
 const char *gen_attack_vector(const struct gen_attack *a); /* "-" when none */
 const char *gen_attack_role(const struct gen_attack *a);   /* victim | source */
 const char *gen_attack_target(const struct gen_attack *a, char *buf, size_t len);
+/* The other side of a source class: the target address (vertical scan,
+ * brute force, outbound flood, exfiltration) or the scanned prefix
+ * (horizontal scan); "-" otherwise. */
+const char *gen_attack_peer(const struct gen_attack *a, char *buf, size_t len);
 /* The keys help text (for -h). */
 void gen_attack_usage(FILE *out);
 

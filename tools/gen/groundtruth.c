@@ -4,10 +4,10 @@
  *
  * Ground truth: tab-separated, a header line, then one line per attack
  * that ran (started before the scenario ended), in command-line order:
- *   class  vector  role  target  start  end  strength
+ *   class  vector  role  target  start  end  strength  peer
  * start/end are Unix seconds on the scenario clock (end clipped to where
  * the scenario stopped); strength is SAMPLED packets per second at full
- * strength.
+ * strength; peer the other side of a source class (its target), or "-".
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,11 +28,11 @@ int gen_truth_write(const char *path, const struct gen_attack *a, unsigned n, ui
 		    uint64_t end_us)
 {
 	FILE *fp = fopen(path, "w");
-	char tgt[64];
+	char tgt[64], peer[64];
 
 	if (!fp)
 		return -1;
-	fprintf(fp, "class\tvector\trole\ttarget\tstart\tend\tstrength\n");
+	fprintf(fp, "class\tvector\trole\ttarget\tstart\tend\tstrength\tpeer\n");
 	for (unsigned i = 0; i < n; i++) {
 		if (a[i].start_us >= end_us)
 			continue;
@@ -42,7 +42,7 @@ int gen_truth_write(const char *path, const struct gen_attack *a, unsigned n, ui
 		put_time(fp, t0_ms, a[i].start_us);
 		fputc('\t', fp);
 		put_time(fp, t0_ms, e);
-		fprintf(fp, "\t%.6g\n", a[i].pps);
+		fprintf(fp, "\t%.6g\t%s\n", a[i].pps, gen_attack_peer(&a[i], peer, sizeof(peer)));
 	}
 	int err = ferror(fp);
 	if (fclose(fp) != 0 || err) {

@@ -4,6 +4,7 @@
  *   mamori [-c FILE] host ADDR [--last N | --range FIRST:N | --all] [--json]
  *   mamori [-c FILE] alerts [--since DURATION | --count N] [--follow] [--class C]
  *                           [--host ADDR] [--prefix P] [--tier act|investigate] [--json]
+ *   mamori [-c FILE] eval --truth TRUTH.tsv --alerts ALERTS.jsonl [...]   (cmd_eval.c)
  *
  * `host` shows what a host did over a window read from Redis: every
  * collector's contribution summed, counters (sampling-scaled), distinct
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "cmd.h"
 #include "mamori/classes.h"
 #include "mamori/config.h"
 #include "mamori/prefix.h"
@@ -47,7 +49,8 @@ static void usage(FILE *f)
 		   "    --follow       then wait for new ones (Ctrl-C stops)\n"
 		   "    --class C, --host ADDR, --prefix P, --tier T   only matching events\n"
 		   "    --json         the raw JSON lines instead of the table\n"
-		   "  -c FILE          configuration (default " DEFAULT_CONFIG ")\n");
+		   "  -c FILE          configuration (default " DEFAULT_CONFIG "; eval reads it only when given)\n");
+	mm_cmd_eval_usage(f);
 }
 
 static void print_addr_top(const char *name, const struct mm_topk_addr *t, int json, int *first)
@@ -534,6 +537,9 @@ int main(int argc, char **argv)
 		usage(i >= argc ? stderr : stdout);
 		return i >= argc ? 2 : 0;
 	}
+	/* eval works on files: the configuration only when one is named */
+	if (strcmp(argv[i], "eval") == 0 && i == 1)
+		return mm_cmd_eval(NULL, argc - i, argv + i);
 	if (mm_config_load(&cfg, path, stderr) != 0) {
 		mm_config_free(&cfg);
 		return 1;
@@ -543,6 +549,8 @@ int main(int argc, char **argv)
 		r = cmd_host(&cfg, argc - i, argv + i);
 	} else if (strcmp(argv[i], "alerts") == 0) {
 		r = cmd_alerts(&cfg, argc - i, argv + i);
+	} else if (strcmp(argv[i], "eval") == 0) {
+		r = mm_cmd_eval(&cfg, argc - i, argv + i);
 	} else {
 		fprintf(stderr, "mamori: unknown command '%s'\n", argv[i]);
 		usage(stderr);

@@ -310,7 +310,10 @@ static int aggregate(struct mm_eval *r, const struct mm_eval_params *p, const st
 				fill_row(&r->rows[r->nrows++], &s, r, p, a, d1, d2, d3);
 			}
 		struct row_sel s = { c, 0, 0 };
-		fill_row(&r->rows[r->nrows++], &s, r, p, a, d1, d2, d3);
+		fill_row(&r->rows[r->nrows], &s, r, p, a, d1, d2, d3);
+		if (nd == 1)
+			r->rows[r->nrows].strength = st[0];
+		r->nrows++;
 	}
 	struct row_sel all = { -1, 0, 0 };
 	fill_row(&r->rows[r->nrows++], &all, r, p, a, d1, d2, d3);

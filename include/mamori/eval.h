@@ -92,7 +92,7 @@ struct mm_eval_verdict {
 struct mm_eval_row {
 	int cls;             /* enum mm_class; -1: all classes */
 	int by_strength;     /* a row of one strength within its class */
-	double strength;     /* when by_strength */
+	double strength;     /* the row's strength; a class row: its attacks' one strength, NaN when they differ */
 	unsigned attacks, detected, missed;
 	unsigned incidents;  /* all incidents of the row (strength rows: those matched to its attacks) */
 	unsigned matched;    /* primary incidents matched */

@@ -357,6 +357,8 @@ START_TEST(test_strength_groups)
 	ck_assert_double_eq(r->rows[1].delay_p95, 2);
 	ck_assert(isnan(r->rows[1].false_act_per_m));
 	ck_assert_int_eq(r->rows[2].by_strength, 0);
+	ck_assert(isnan(r->rows[2].strength));
+	ck_assert_double_eq(r->rows[3].strength, 7);
 	ck_assert_double_eq(r->rows[2].recall, 0.75);
 	ck_assert_double_eq(r->rows[2].delay_median, 2);
 	ck_assert_double_eq(r->rows[2].delay_p95, 9);

@@ -170,3 +170,21 @@ if [ -n "$msg" ]; then
 	note "MM_STRICT_CLASSES=0, not failing: $msg"
 fi
 [ -n "$msg" ] || note "classes: ok"
+
+# mamori eval on the same files (docs/evaluation.md): every attack found,
+# no false alert (brute force's target side is a secondary match), no bad
+# line; the table into the test log.  The floor must also bite: one more
+# attack in the truth that never ran is recall 10/11, exit 1.
+"$BUILD/bin/mamori" eval --truth "$MM_TMP/truth.tsv" --alerts "$MM_TMP/a.json" --det-log "$MM_TMP/det.log" \
+	--strict --min-recall 1 --max-false 0 -v >"$MM_TMP/eval.txt" 2>"$MM_TMP/eval.err" || {
+	cat "$MM_TMP/eval.txt" "$MM_TMP/eval.err" >&2
+	[ "${MM_STRICT_CLASSES:-1}" = 0 ] || fail "mamori eval: floors not met (recall 1, no false alert)"
+}
+note "mamori eval:"
+sed 's/^/  /' "$MM_TMP/eval.txt" "$MM_TMP/eval.err" >&2
+{ cat "$MM_TMP/truth.tsv"; printf 'flood\tudp\tvictim\t10.0.2.2\t1700000150\t1700000300\t20\t-\n'; } >"$MM_TMP/truth+1.tsv"
+st=0
+"$BUILD/bin/mamori" eval --truth "$MM_TMP/truth+1.tsv" --alerts "$MM_TMP/a.json" --min-recall 1 \
+	>/dev/null 2>"$MM_TMP/eval.err" || st=$?
+[ "$st" -eq 1 ] || fail "mamori eval --min-recall 1 with a missed attack: exit $st, want 1"
+grep -q 'below --min-recall 1' "$MM_TMP/eval.err" || fail "mamori eval: $(cat "$MM_TMP/eval.err")"

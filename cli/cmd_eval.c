@@ -564,7 +564,6 @@ static void num(FILE *o, double v, const char *undef)
 static void print_row_values(FILE *o, const struct mm_eval_row *w, int json)
 {
 	const char *u = json ? "null" : "";
-	const char *const *k = NULL;
 	static const char *const keys[] = { "strength",   "attacks",     "detected",  "missed",    "recall",
 					    "incidents",  "precision",   "matched",   "extra",     "secondary",
 					    "false_act",  "false_investigate", "false_act_per_mhw",
@@ -592,14 +591,13 @@ static void print_row_values(FILE *o, const struct mm_eval_row *w, int json)
 			  w->vector_ok,
 			  w->vector_n };
 
-	k = keys;
 	if (json)
 		fprintf(o, "{\"class\":\"%s\",\"by_strength\":%s", row_class(w), w->by_strength ? "true" : "false");
 	else
 		fputs(row_class(w), o);
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
 		if (json)
-			fprintf(o, ",\"%s\":", k[i]);
+			fprintf(o, ",\"%s\":", keys[i]);
 		else
 			fputc(',', o);
 		num(o, vals[i], u);

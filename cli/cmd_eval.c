@@ -520,28 +520,30 @@ static void print_table(const struct mm_eval *r, FILE *o)
 {
 	char b[16][24];
 
-	fprintf(o, "%-16s %8s %7s %8s %6s %9s %9s %5s %4s %5s %5s %8s %8s %7s %5s %5s %5s %4s\n", "class", "strength",
-		"attacks", "detected", "recall", "incidents", "precision", "extra", "2nd", "f.act", "f.inv", "act/Mhw",
-		"inv/Mhw", "alr/inc", "d.med", "d.p95", "e.med", "open");
+	fprintf(o, "%-16s %8s %7s %8s %6s %9s %9s %5s %4s %5s %5s %8s %8s %7s %6s %5s %5s %5s %4s\n", "class",
+		"strength", "attacks", "detected", "recall", "incidents", "precision", "extra", "2nd", "f.act", "f.inv",
+		"act/Mhw", "inv/Mhw", "alr/inc", "ev/inc", "d.med", "d.p95", "e.med", "open");
 	for (size_t i = 0; i < r->nrows; i++) {
 		const struct mm_eval_row *w = &r->rows[i];
 		char cls[40];
 		snprintf(cls, sizeof(cls), "%s%s", w->by_strength ? "  " : "", row_class(w));
 		if (w->by_strength)
-			fprintf(o, "%-16s %8s %7u %8u %6s %9u %9s %5u %4u %5s %5s %8s %8s %7s %5s %5s %5s %4u\n", cls,
+			fprintf(o, "%-16s %8s %7u %8u %6s %9u %9s %5u %4u %5s %5s %8s %8s %7s %6s %5s %5s %5s %4u\n", cls,
 				fmt_strength(b[0], sizeof(b[0]), w), w->attacks, w->detected,
 				fmt(b[1], sizeof(b[1]), w->recall, 3), w->incidents, "", w->extra, w->secondary, "", "",
 				"", "", fmt(b[2], sizeof(b[2]), w->alerts_per_incident, 2),
+				fmt(b[9], sizeof(b[9]), w->events_per_incident, 1),
 				fmt(b[3], sizeof(b[3]), w->delay_median, 1), fmt(b[4], sizeof(b[4]), w->delay_p95, 0),
 				fmt(b[5], sizeof(b[5]), w->time_to_end_median, 1), w->open);
 		else
-			fprintf(o, "%-16s %8s %7u %8u %6s %9u %9s %5u %4u %5u %5u %8s %8s %7s %5s %5s %5s %4u\n", cls,
+			fprintf(o, "%-16s %8s %7u %8u %6s %9u %9s %5u %4u %5u %5u %8s %8s %7s %6s %5s %5s %5s %4u\n", cls,
 				fmt_strength(b[0], sizeof(b[0]), w), w->attacks, w->detected,
 				fmt(b[1], sizeof(b[1]), w->recall, 3), w->incidents,
 				fmt(b[2], sizeof(b[2]), w->precision, 3), w->extra, w->secondary, w->false_act,
 				w->false_inv, fmt(b[3], sizeof(b[3]), w->false_act_per_m, 3),
 				fmt(b[4], sizeof(b[4]), w->false_inv_per_m, 3),
 				fmt(b[5], sizeof(b[5]), w->alerts_per_incident, 2),
+				fmt(b[9], sizeof(b[9]), w->events_per_incident, 1),
 				fmt(b[6], sizeof(b[6]), w->delay_median, 1), fmt(b[7], sizeof(b[7]), w->delay_p95, 0),
 				fmt(b[8], sizeof(b[8]), w->time_to_end_median, 1), w->open);
 	}
@@ -549,7 +551,8 @@ static void print_table(const struct mm_eval *r, FILE *o)
 
 static const char *const csv_cols =
 	"class,strength,attacks,detected,missed,recall,incidents,precision,matched,extra,secondary,false_act,"
-	"false_investigate,false_act_per_mhw,false_investigate_per_mhw,alerts_per_incident,delay_median,"
+	"false_investigate,false_act_per_mhw,false_investigate_per_mhw,alerts_per_incident,events_per_incident,"
+	"delay_median,"
 	"delay_p95,time_to_end_median,open,vector_ok,vector_n";
 
 /* A number, or the empty CSV field / JSON null when undefined. */
@@ -567,7 +570,8 @@ static void print_row_values(FILE *o, const struct mm_eval_row *w, int json)
 	static const char *const keys[] = { "strength",   "attacks",     "detected",  "missed",    "recall",
 					    "incidents",  "precision",   "matched",   "extra",     "secondary",
 					    "false_act",  "false_investigate", "false_act_per_mhw",
-					    "false_investigate_per_mhw", "alerts_per_incident", "delay_median",
+					    "false_investigate_per_mhw", "alerts_per_incident", "events_per_incident",
+					    "delay_median",
 					    "delay_p95",  "time_to_end_median", "open", "vector_ok", "vector_n" };
 	double vals[] = { w->strength,
 			  w->attacks,
@@ -584,6 +588,7 @@ static void print_row_values(FILE *o, const struct mm_eval_row *w, int json)
 			  w->false_act_per_m,
 			  w->false_inv_per_m,
 			  w->alerts_per_incident,
+			  w->events_per_incident,
 			  w->delay_median,
 			  w->delay_p95,
 			  w->time_to_end_median,

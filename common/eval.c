@@ -275,7 +275,9 @@ static void fill_row(struct mm_eval_row *row, const struct row_sel *s, const str
 	} else {
 		row->false_act_per_m = row->false_inv_per_m = NAN;
 	}
-	row->alerts_per_incident = ratio(row->events, row->detected + row->false_act + row->false_inv);
+	row->alerts_per_incident = ratio(row->detected + row->extra + row->false_act + row->false_inv,
+					 row->detected + row->false_act + row->false_inv);
+	row->events_per_incident = ratio(row->events, row->detected + row->false_act + row->false_inv);
 	row->delay_median = median(d1, n1);
 	row->delay_p95 = p95(d2, n2);
 	row->time_to_end_median = median(d3, n3);

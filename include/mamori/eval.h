@@ -105,7 +105,10 @@ struct mm_eval_row {
 	double recall;       /* detected / attacks */
 	double precision;    /* (matched + secondary) / incidents */
 	double false_act_per_m, false_inv_per_m; /* per million host-windows */
-	double alerts_per_incident; /* events / (detected + false incidents) */
+	double alerts_per_incident; /* incidents raised (the matched primary ones, extras
+				     * included, and the false ones) / (detected + false
+				     * incidents): 1 = one alert per incident (the brief) */
+	double events_per_incident; /* events (start + update + end) / the same */
 	double delay_median, delay_p95, time_to_end_median; /* steps */
 };
 

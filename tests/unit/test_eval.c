@@ -101,7 +101,8 @@ START_TEST(test_match_clean)
 	ck_assert_double_eq(o->recall, 1.0);
 	ck_assert_double_eq(o->precision, 1.0);
 	ck_assert_uint_eq(o->false_act + o->false_inv, 0);
-	ck_assert_double_eq(o->alerts_per_incident, 3.0);
+	ck_assert_double_eq(o->events_per_incident, 3.0);
+	ck_assert_double_eq(o->alerts_per_incident, 1.0);
 	ck_assert_double_eq(o->delay_median, 1.0);
 	ck_assert_double_eq(o->delay_p95, 1.0);
 	ck_assert_double_eq(o->time_to_end_median, 4.0);
@@ -174,7 +175,8 @@ START_TEST(test_double_incident)
 	ck_assert_uint_eq(o->extra, 1);
 	ck_assert_double_eq(o->precision, 1.0);
 	ck_assert_uint_eq(o->false_act + o->false_inv, 0);
-	ck_assert_double_eq(o->alerts_per_incident, 4.0);
+	ck_assert_double_eq(o->events_per_incident, 4.0);
+	ck_assert_double_eq(o->alerts_per_incident, 2.0); /* two incidents on one attack */
 	mm_eval_free(r);
 }
 END_TEST
@@ -291,7 +293,8 @@ START_TEST(test_unmatched_start)
 	ck_assert_uint_eq(x->incidents, 2);
 	ck_assert_uint_eq(x->false_act, 1);
 	ck_assert_uint_eq(x->false_inv, 1);
-	ck_assert_double_eq(x->alerts_per_incident, 1.5);
+	ck_assert_double_eq(x->events_per_incident, 1.5);
+	ck_assert_double_eq(x->alerts_per_incident, 1.0);
 	ck_assert(isnan(x->recall));
 	ck_assert_double_eq(x->precision, 0.0);
 	mm_eval_free(r);

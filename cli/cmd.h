@@ -14,4 +14,39 @@
 int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv);
 void mm_cmd_eval_usage(FILE *f);
 
+/* ---- threshold sweeps (cli/cmd_sweep.c) ---- */
+
+#include <stdint.h>
+#include "mamori/eval.h"
+
+#define SWEEP_MAX_KEYS 3
+struct mm_sweep_key {
+	char section[32];  /* "group" means every [group NAME] */
+	char key[64];
+	uint64_t from, to, step;
+};
+/* "SECTION.KEY=FROM:TO:STEP" (integers, FROM <= TO, STEP > 0, at most 256
+ * values).  0, or -1. */
+int mm_sweep_parse(const char *spec, struct mm_sweep_key *out);
+
+struct mm_sweep_args {
+	struct mm_sweep_key keys[SWEEP_MAX_KEYS];
+	unsigned nkeys;
+	const struct mm_eval_attack *attacks; /* the truth */
+	size_t nattacks;
+	const char *csv;      /* per setting and class, or NULL */
+	const char *plots;    /* directory for the PNGs, or NULL */
+	const char *detector; /* mamori-detector to run, NULL: beside mamori, else PATH */
+	int keep;             /* keep the temporary configurations, alerts and logs */
+};
+/* Rerun the detector per setting (the product of the keys' values) over
+ * what is in Redis, score each against the truth, print the table.
+ * Returns 0, or 2 on an error. */
+int mm_cmd_sweep(const struct mm_config *cfg, const struct mm_sweep_args *a);
+
+/* Readers shared with the sweep (cli/cmd_eval.c); *v is malloc'd. */
+int mm_eval_load_alerts(const char *path, struct mm_eval_event **v, size_t *n, uint64_t *step_s,
+			unsigned long *bad);
+int mm_eval_load_det_log(const char *path, uint64_t *hw);
+
 #endif

@@ -41,7 +41,14 @@ void mm_cmd_eval_usage(FILE *f)
 		   "    --json         one JSON object per row instead of the table\n"
 		   "    -v             also every attack's verdict and every false alert\n"
 		   "    --strict       a bad input line is an error (exit 2), not skipped\n"
-		   "    --min-recall X, --max-false N   exit 1 unless overall recall >= X, false alerts <= N\n");
+		   "    --min-recall X, --max-false N   exit 1 unless overall recall >= X, false alerts <= N\n"
+		   "       mamori -c FILE eval --truth TRUTH.tsv --sweep SECTION.KEY=FROM:TO:STEP [--sweep ...]\n"
+		   "                    [--csv OUT.csv] [--plots DIR] [--detector PATH] [--keep]\n"
+		   "    --sweep S      rerun mamori-detector --replay-all over what is in Redis once per setting\n"
+		   "                   (FILE with KEY overridden; section \"group\" = every [group]), up to 3 keys\n"
+		   "    --plots DIR    recall/precision, delay and false alerts against the setting (gnuplot PNGs)\n"
+		   "    --detector P   the detector to run (default: beside mamori, else from PATH)\n"
+		   "    --keep         keep each setting's configuration, alerts and detector log\n");
 }
 
 /* ---- reading lines ---- */
@@ -488,6 +495,25 @@ static int read_det_log(const char *path, uint64_t *hw)
 	return 0;
 }
 
+int mm_eval_load_alerts(const char *path, struct mm_eval_event **v, size_t *n, uint64_t *step_s,
+			unsigned long *bad)
+{
+	struct vec_ev ve = { 0 };
+
+	if (read_alerts(path, &ve, step_s, bad) < 0) {
+		free(ve.v);
+		return -1;
+	}
+	*v = ve.v;
+	*n = ve.n;
+	return 0;
+}
+
+int mm_eval_load_det_log(const char *path, uint64_t *hw)
+{
+	return read_det_log(path, hw);
+}
+
 /* ---- output ---- */
 
 static const char *row_class(const struct mm_eval_row *w)
@@ -660,7 +686,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi, u
 int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 {
 	enum { O_TRUTH = 256, O_ALERTS, O_STEP, O_WINDOW, O_SLOW, O_HOSTS, O_STEPS, O_DETLOG, O_CSV, O_JSON, O_STRICT,
-	       O_MINRECALL, O_MAXFALSE };
+	       O_MINRECALL, O_MAXFALSE, O_SWEEP, O_PLOTS, O_DETECTOR, O_KEEP };
 	static const struct option longopts[] = {
 		{ "truth", required_argument, NULL, O_TRUTH },	  { "alerts", required_argument, NULL, O_ALERTS },
 		{ "step", required_argument, NULL, O_STEP },	  { "window", required_argument, NULL, O_WINDOW },
@@ -669,6 +695,8 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 		{ "csv", required_argument, NULL, O_CSV },	  { "json", no_argument, NULL, O_JSON },
 		{ "strict", no_argument, NULL, O_STRICT },	  { "min-recall", required_argument, NULL, O_MINRECALL },
 		{ "max-false", required_argument, NULL, O_MAXFALSE }, { "verbose", no_argument, NULL, 'v' },
+		{ "sweep", required_argument, NULL, O_SWEEP },	  { "plots", required_argument, NULL, O_PLOTS },
+		{ "detector", required_argument, NULL, O_DETECTOR }, { "keep", no_argument, NULL, O_KEEP },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *truth = NULL, *alerts = NULL, *det_log = NULL, *csv = NULL;
@@ -680,6 +708,7 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 	struct vec_att va = { 0 };
 	struct vec_ev ve = { 0 };
 	struct mm_eval *r = NULL;
+	struct mm_sweep_args sw = { 0 };
 	char err[256], *end;
 
 	optind = 1;
@@ -724,8 +753,37 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 				return 2;
 			have_max_false = 1;
 			break;
+		case O_SWEEP:
+			if (sw.nkeys == SWEEP_MAX_KEYS || mm_sweep_parse(optarg, &sw.keys[sw.nkeys]) < 0) {
+				fprintf(stderr, "mamori eval: --sweep %s: expected SECTION.KEY=FROM:TO:STEP (at most %d)\n",
+					optarg, SWEEP_MAX_KEYS);
+				return 2;
+			}
+			sw.nkeys++;
+			break;
+		case O_PLOTS: sw.plots = optarg; break;
+		case O_DETECTOR: sw.detector = optarg; break;
+		case O_KEEP: sw.keep = 1; break;
 		default: mm_cmd_eval_usage(stderr); return 2;
 		}
+	}
+	if (sw.nkeys > 0) {
+		if (optind != argc || truth == NULL || alerts != NULL) {
+			fprintf(stderr, "mamori eval: --sweep needs --truth (and -c); the alerts come from its runs\n");
+			return 2;
+		}
+		if (read_truth(truth, &va, &bad) < 0)
+			return 2;
+		if (bad && strict) {
+			free(va.v);
+			return 2;
+		}
+		sw.attacks = va.v;
+		sw.nattacks = va.n;
+		sw.csv = csv;
+		rc = mm_cmd_sweep(cfg, &sw);
+		free(va.v);
+		return rc;
 	}
 	if (optind != argc || truth == NULL || alerts == NULL) {
 		fprintf(stderr, "mamori eval: --truth and --alerts are needed\n");

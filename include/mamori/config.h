@@ -198,6 +198,18 @@ void mm_config_defaults(struct mm_config *c);
 int mm_config_load(struct mm_config *c, const char *path, FILE *errs);
 /* Same from a string (tests); `name` is used in messages. */
 int mm_config_load_string(struct mm_config *c, const char *name, const char *text, FILE *errs);
+
+/* One key set to a value in every section of a name ("group" for every
+ * [group NAME]). */
+struct mm_config_set {
+	const char *section;
+	const char *key;
+	char value[64];
+};
+/* text with each set's key given its value: the key's line replaced in
+ * every such section, or added at the end of one that lacks it; the rest
+ * as written.  malloc'd, NULL on no memory.  Load the result to check it. */
+char *mm_config_override(const char *text, const struct mm_config_set *sets, unsigned n);
 /* Print the normalised config (every key, defaults filled in) in the file
  * format; loading the output gives the same config, except that a set
  * Redis password is printed as "********". */

@@ -40,7 +40,7 @@ AMP=10.0.5.9
 "$GEN" -f ipfix -s 7 --hosts 2000 --prefix 10.0.0.0/16 --duration 900 --step-rate 300 \
 	--attack syn_flood:victim=$SYN,start=480,end=660,pps=300 \
 	--attack amplification:victim=$AMP,vector=ntp,start=540,end=720,pps=300,reflectors=50 \
-	--pcap "$MM_TMP/s.pcap" 2>/dev/null || fail "mamori-gen"
+	--truth "$MM_TMP/truth.tsv" --pcap "$MM_TMP/s.pcap" 2>/dev/null || fail "mamori-gen"
 "$COL" -c "$MM_TMP/m.conf" --replay "$MM_TMP/s.pcap" 2>"$MM_TMP/col.log" || {
 	cat "$MM_TMP/col.log" >&2
 	fail "collector replay"
@@ -86,4 +86,25 @@ nb=$(redis-cli -p "$REDIS_PORT" --scan --pattern 'mm:b:*' | wc -l)
 [ "$nb" -ge 1000 ] || fail "persisted baselines: $nb"
 ttl=$(redis-cli -p "$REDIS_PORT" ttl "mm:b:{$SYN}")
 [ "$ttl" -gt 0 ] || fail "mm:b:{$SYN} has no TTL ($ttl)"
+
+# A threshold sweep over the same Redis content: one detector replay per
+# setting, a row each, the CSV and the plots.
+MAMORI=$BUILD/bin/mamori
+"$MAMORI" -c "$MM_TMP/m.conf" eval --truth "$MM_TMP/truth.tsv" --sweep group.score_investigate=6:10:4 \
+	--csv "$MM_TMP/sweep.csv" --plots "$MM_TMP" >"$MM_TMP/sweep.txt" 2>"$MM_TMP/sweep.log" || {
+	cat "$MM_TMP/sweep.log" >&2
+	fail "mamori eval --sweep"
+}
+cat "$MM_TMP/sweep.txt" >&2
+rows=$(awk 'NR > 1' "$MM_TMP/sweep.txt" | wc -l)
+[ "$rows" -eq 2 ] || fail "sweep: $rows rows, want 2"
+r6=$(awk '$1 == 6 { print $2 }' "$MM_TMP/sweep.txt")
+[ "$r6" = "1.000" ] || fail "sweep: recall $r6 at score_investigate 6, want 1.000 (as the replay above)"
+n=$(grep -c '^10,' "$MM_TMP/sweep.csv")
+[ "$n" -ge 1 ] || fail "sweep: no CSV rows for score_investigate 10"
+if command -v gnuplot >/dev/null; then
+	for f in recall-precision delay false; do
+		[ -s "$MM_TMP/sweep-$f.png" ] || fail "sweep: no $f plot"
+	done
+fi
 note "detector: ok"

@@ -1809,6 +1809,60 @@ START_TEST(test_docs_name_every_key)
 }
 END_TEST
 
+
+/* mm_config_override: a key replaced in every section of its name, added
+ * where missing, everything else as written; the result loads. */
+START_TEST(test_override)
+{
+	static const char text[] = "# sweep base\n"
+				   "[window]\n"
+				   "step = 10\n"
+				   "[group a]\n"
+				   "prefix = 10.0.0.0/16\n"
+				   "score_investigate = 6   \n"
+				   "[group b]\n"
+				   "prefix = 10.1.0.0/16\n"
+				   "[detector]\n"
+				   "calm_steps=3";
+	struct mm_config_set sets[2] = { { "group", "score_investigate", "9" }, { "detector", "calm_steps", "7" } };
+	struct mm_config c;
+	char *out = mm_config_override(text, sets, 2);
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_str_eq(out, "# sweep base\n"
+			      "[window]\n"
+			      "step = 10\n"
+			      "[group a]\n"
+			      "prefix = 10.0.0.0/16\n"
+			      "score_investigate = 9\n"
+			      "[group b]\n"
+			      "prefix = 10.1.0.0/16\n"
+			      "score_investigate = 9\n"
+			      "[detector]\n"
+			      "calm_steps = 7\n");
+	ck_assert_int_eq(mm_config_load_string(&c, "o.conf", out, stderr), 0);
+	ck_assert_uint_eq(c.groups[0].score_investigate, 9);
+	ck_assert_uint_eq(c.groups[1].score_investigate, 9);
+	ck_assert_uint_eq(c.incident_calm_steps, 7);
+	mm_config_free(&c);
+	free(out);
+	/* a key of a section the text lacks: nothing to put it in */
+	{
+		struct mm_config_set w = { "alerts", "hook_max", "2" };
+		out = mm_config_override("[window]\nstep = 5\n", &w, 1);
+		ck_assert_str_eq(out, "[window]\nstep = 5\n");
+		free(out);
+	}
+	/* a key name that is a prefix of another is not it */
+	{
+		struct mm_config_set w = { "window", "step", "20" };
+		out = mm_config_override("[window]\nsteps = 6\nstep = 5\n", &w, 1);
+		ck_assert_str_eq(out, "[window]\nsteps = 6\nstep = 20\n");
+		free(out);
+	}
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1859,6 +1913,7 @@ static Suite *config_suite(void)
 	tc = tcase_create("files");
 	tcase_add_test(tc, test_example_config);
 	tcase_add_test(tc, test_docs_name_every_key);
+	tcase_add_test(tc, test_override);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -66,6 +66,7 @@ enum ctype {
 	CT_PATH,     /* "" or an absolute path */
 	CT_SECRET,   /* like CT_STR, never printed */
 	CT_LISTEN,   /* ADDR:PORT, [V6ADDR]:PORT or :PORT, repeatable */
+	CT_NFGROUP,  /* an NFLOG group 0..65535, repeatable, no duplicates */
 	CT_PREFIX,   /* IPv4/IPv6 prefix, host bits clear */
 	CT_GPREFIX,  /* a group's prefix: like CT_PREFIX, repeatable, appended to
 		      * the flat group_prefixes array (max: in all groups) */
@@ -105,6 +106,10 @@ static const struct keydef cfg_keys[] = {
 	{ "collector", "batch", CT_UINT, C_(batch), 1, 1024, 64, NULL, 0 },
 	{ "collector", "default_sampling_rate", CT_UINT, C_(default_sampling_rate), 1, 1000000, 1, NULL, 0 },
 	{ "collector", "allow_unlisted_exporters", CT_BOOL, C_(allow_unlisted_exporters), 0, 1, 1, NULL, 0 },
+	{ "collector", "nflog_group", CT_NFGROUP, C_(nflog_groups), 0, 65535, 0, NULL, F_REPEAT },
+	{ "collector", "nflog_sampling_rate", CT_UINT, C_(nflog_sampling_rate), 1, 1000000, 1, NULL, 0 },
+	/* 40: an IPv4 header and the TCP header up to its flags fit. */
+	{ "collector", "nflog_copy_range", CT_UINT, C_(nflog_copy_range), 40, MM_NFLOG_COPY_MAX, 128, NULL, 0 },
 
 	{ "limits", "max_exporters", CT_UINT, C_(limits.max_exporters), 1, 1u << 20, 0, NULL, F_DEFCODE },
 	{ "limits", "max_domains", CT_UINT, C_(limits.max_domains), 1, 4096, 0, NULL, F_DEFCODE },
@@ -264,6 +269,7 @@ struct parser {
 	int sec_line[NSECTIONS];       /* singleton sections: header line */
 	int key_line[NCFG_KEYS];       /* singleton keys: where set */
 	int listen_line[MM_MAX_LISTEN];
+	int nflog_line[MM_MAX_NFLOG_GROUPS];
 	struct named named[NSECTIONS]; /* used for named kinds only */
 	int *gp_line;                  /* parallel to c->group_prefixes */
 	unsigned gpcap;
@@ -495,6 +501,10 @@ static void row_check(const struct keydef *k)
 	case CT_LISTEN:
 		ok = k->size == sizeof(((struct mm_config *)0)->listen);
 		break;
+	case CT_NFGROUP:
+		ok = k->size == sizeof(((struct mm_config *)0)->nflog_groups) && k->max <= UINT16_MAX &&
+		     (k->flags & F_REPEAT);
+		break;
 	default: /* strings: a char array with room for the default */
 		ok = k->size > 1 && k->min < k->size &&
 		     (k->defstr == NULL || strlen(k->defstr) < k->size);
@@ -718,6 +728,34 @@ static int set_value(struct parser *ps, int line, const struct keydef *k, void *
 			return -1;
 		return add_group_prefix(ps, line, k, base, &p);
 	}
+	case CT_NFGROUP: {
+		struct mm_config *c = ps->c;
+
+		r = parse_u64(v, &n);
+		if (*v == '\0' || r == -1) {
+			perr(ps, line, "%s: bad number '%s' (expected a decimal integer)", k->key, q(&qb, v));
+			return -1;
+		}
+		if (r == -2 || n > k->max) {
+			perr(ps, line, "%s: %s out of range (%llu..%llu)", k->key, q(&qb, v),
+			     (unsigned long long)k->min, (unsigned long long)k->max);
+			return -1;
+		}
+		for (unsigned i = 0; i < c->nflog_ngroups; i++) {
+			if (c->nflog_groups[i] == n) {
+				perr(ps, line, "%s: duplicate group %llu (first at line %d)", k->key,
+				     (unsigned long long)n, ps->nflog_line[i]);
+				return -1;
+			}
+		}
+		if (c->nflog_ngroups >= MM_MAX_NFLOG_GROUPS) {
+			perr(ps, line, "%s: too many groups (max %d)", k->key, MM_MAX_NFLOG_GROUPS);
+			return -1;
+		}
+		ps->nflog_line[c->nflog_ngroups] = line;
+		c->nflog_groups[c->nflog_ngroups++] = (uint16_t)n;
+		return 0;
+	}
 	case CT_LISTEN: {
 		struct mm_config *c = ps->c;
 		struct mm_listen l;
@@ -774,6 +812,7 @@ static void apply_defaults(const struct keydef *keys, size_t nkeys, void *base)
 			snprintf(dst, k->size, "%s", k->defstr != NULL ? k->defstr : "");
 			break;
 		case CT_LISTEN:
+		case CT_NFGROUP:
 		case CT_PREFIX:
 		case CT_GPREFIX:
 			break;
@@ -1593,6 +1632,10 @@ static void print_key(const struct mm_config *c, const struct keydef *k, const v
 	case CT_LISTEN:
 		for (unsigned i = 0; i < c->nlisten; i++)
 			fprintf(out, "%s = %s\n", k->key, c->listen[i].text);
+		break;
+	case CT_NFGROUP:
+		for (unsigned i = 0; i < c->nflog_ngroups; i++)
+			fprintf(out, "%s = %u\n", k->key, (unsigned)c->nflog_groups[i]);
 		break;
 	}
 }

@@ -7,7 +7,8 @@
  * ([collector], [limits], [redis], [window], [detector], [alerts],
  * [log]) may appear
  * once; named sections ([exporter NAME], [group NAME]) once per name.
- * Repeatable keys (listen, a group's prefix) may appear several times.
+ * Repeatable keys (listen, nflog_group, a group's prefix) may appear
+ * several times.
  *
  * Loading parses into a fresh struct and validates it; every error is
  * reported as "file:line: message" and any error fails the load, so a
@@ -23,6 +24,8 @@
 #include "mamori/prefix.h"
 
 #define MM_MAX_LISTEN 16
+#define MM_MAX_NFLOG_GROUPS 16        /* [collector] nflog_group lines */
+#define MM_NFLOG_COPY_MAX 128         /* most bytes of a packet NFLOG copies */
 #define MM_NAME_MAX 64
 #define MM_CONFIG_LINE_MAX 1024       /* longer lines are an error */
 #define MM_CONFIG_FILE_MAX (1u << 20) /* larger files are refused */
@@ -113,6 +116,10 @@ struct mm_config {
 	uint32_t batch;                      /* recvmmsg batch, default 64 */
 	uint32_t default_sampling_rate;      /* default 1; used (and counted) when unknown */
 	int allow_unlisted_exporters;        /* 1 (default) unless an allowlist is wanted */
+	uint16_t nflog_groups[MM_MAX_NFLOG_GROUPS]; /* NFLOG groups subscribed to (docs/nflog.md) */
+	unsigned nflog_ngroups;              /* default 0: no NFLOG source */
+	uint32_t nflog_sampling_rate;        /* 1:N the logging rules sample at, default 1 */
+	uint32_t nflog_copy_range;           /* bytes of each packet copied, default 128 */
 
 	/* [limits] */
 	struct mm_decode_limits limits;

@@ -92,6 +92,9 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.batch, 64);
 	ck_assert_uint_eq(c.default_sampling_rate, 1);
 	ck_assert_int_eq(c.allow_unlisted_exporters, 1);
+	ck_assert_uint_eq(c.nflog_ngroups, 0);
+	ck_assert_uint_eq(c.nflog_sampling_rate, 1);
+	ck_assert_uint_eq(c.nflog_copy_range, 128);
 	ck_assert_uint_eq(c.nexporters, 0);
 	ck_assert_ptr_null(c.exporters);
 	ck_assert_str_eq(c.redis_host, "127.0.0.1");
@@ -451,6 +454,19 @@ static const struct {
 	  "t.conf:3: duplicate key 'address' in [exporter e] (first at line 2)\n" },
 	/* numbers */
 	{ "[collector]\nbatch = 0\n", "t.conf:2: batch: 0 out of range (1..1024)\n" },
+	{ "[collector]\nnflog_group = 65536\n", "t.conf:2: nflog_group: 65536 out of range (0..65535)\n" },
+	{ "[collector]\nnflog_group = x\n", "t.conf:2: nflog_group: bad number 'x' (expected a decimal integer)\n" },
+	{ "[collector]\nnflog_group =\n", "t.conf:2: nflog_group: bad number '' (expected a decimal integer)\n" },
+	{ "[collector]\nnflog_group = 5\nnflog_group = 5\n",
+	  "t.conf:3: nflog_group: duplicate group 5 (first at line 2)\n" },
+	{ "[collector]\nnflog_group = 0\nnflog_group = 1\nnflog_group = 2\nnflog_group = 3\nnflog_group = 4\n"
+	  "nflog_group = 5\nnflog_group = 6\nnflog_group = 7\nnflog_group = 8\nnflog_group = 9\n"
+	  "nflog_group = 10\nnflog_group = 11\nnflog_group = 12\nnflog_group = 13\nnflog_group = 14\n"
+	  "nflog_group = 15\nnflog_group = 16\n",
+	  "t.conf:18: nflog_group: too many groups (max 16)\n" },
+	{ "[collector]\nnflog_copy_range = 39\n", "t.conf:2: nflog_copy_range: 39 out of range (40..128)\n" },
+	{ "[collector]\nnflog_copy_range = 129\n", "t.conf:2: nflog_copy_range: 129 out of range (40..128)\n" },
+	{ "[collector]\nnflog_sampling_rate = 0\n", "t.conf:2: nflog_sampling_rate: 0 out of range (1..1000000)\n" },
 	{ "[collector]\nbatch = 1025\n", "t.conf:2: batch: 1025 out of range (1..1024)\n" },
 	{ "[collector]\nrcvbuf = 4095\n", "t.conf:2: rcvbuf: 4095 out of range (4096..1073741824)\n" },
 	{ "[collector]\ndefault_sampling_rate = 1000001\n",
@@ -879,6 +895,10 @@ static const char rich[] = "[collector]\n"
 			   "batch = 3\n"
 			   "default_sampling_rate = 512\n"
 			   "allow_unlisted_exporters = false\n"
+			   "nflog_group = 7\n"
+			   "nflog_copy_range = 64\n"
+			   "nflog_group = 0\n"
+			   "nflog_sampling_rate = 100\n"
 			   "[log]\n"
 			   "level = warn\n"
 			   "[group servers]\n"
@@ -929,6 +949,10 @@ START_TEST(test_print_format)
 			      "batch = 3\n"
 			      "default_sampling_rate = 512\n"
 			      "allow_unlisted_exporters = no\n"
+			      "nflog_group = 7\n"
+			      "nflog_group = 0\n"
+			      "nflog_sampling_rate = 100\n"
+			      "nflog_copy_range = 64\n"
 			      "\n"
 			      "[limits]\n"
 			      "max_exporters = 5\n"
@@ -1785,7 +1809,7 @@ START_TEST(test_docs_name_every_key)
 	dlen = fread(doc, 1, (1 << 20) - 1, f);
 	fclose(f);
 	ck_assert_uint_gt(dlen, 0);
-	load_ok(&c, "[exporter e]\naddress = 192.0.2.1\n[group g]\nprefix = 10.0.0.0/8\n");
+	load_ok(&c, "[collector]\nnflog_group = 5\n[exporter e]\naddress = 192.0.2.1\n[group g]\nprefix = 10.0.0.0/8\n");
 	ck_assert_uint_eq(c.ngroups, 1);
 	out = print_str(&c);
 	for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {

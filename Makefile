@@ -26,7 +26,7 @@ OPT = -O2
 endif
 
 CC ?= cc
-PKGS = libevent hiredis libpcap
+PKGS = libevent hiredis libpcap libnetfilter_log
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)

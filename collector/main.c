@@ -1,6 +1,7 @@
 /*
  * main.c - mamori-collector: receive flow exports (or read them from a
- * capture), decode them, and (for now) dump them as JSON lines.
+ * capture) and packets logged by Linux NFLOG, decode them, and dump them as
+ * JSON lines or aggregate them into Redis.
  *
  * Everything the daemon holds lives in one struct collector owned by main()
  * and passed down; there are no other mutable globals here.
@@ -25,6 +26,7 @@
 #include "mamori/exporters.h"
 #include "mamori/intake.h"
 #include "mamori/log.h"
+#include "mamori/nflog.h"
 #include "mamori/pipeline.h"
 
 #ifndef MAMORI_VERSION
@@ -56,6 +58,7 @@ struct collector {
 	struct mm_exporters *exps;
 	struct event_base *base;
 	struct mm_intake *intake;
+	struct mm_nflog *nflog;   /* NULL without nflog_group */
 	struct event *ev_int, *ev_term, *ev_usr1, *ev_tick, *ev_stats, *ev_step;
 	struct mm_pipeline *pipe; /* aggregation + Redis (not in --dump/--read) */
 	struct mm_dump dump;
@@ -257,6 +260,19 @@ static void report(const struct collector *c, int final)
 		    s->listen, s->port, s->rcvbuf, s->datagrams, s->bytes, s->kernel_drops, s->truncated, s->errors,
 		    final ? "\n" : "");
 	}
+	for (unsigned i = 0; i < mm_nflog_ngroups(c->nflog); i++) {
+		const struct mm_nflog_group_stats *g = mm_nflog_group_stats(c->nflog, i);
+		OUT("nflog group %u: packets %" PRIu64 " records %" PRIu64 " not_ip %" PRIu64 " truncated %" PRIu64
+		    " malformed %" PRIu64 " kernel_drops %" PRIu64 "%s",
+		    (unsigned)g->group, g->packets, g->records, g->not_ip, g->truncated, g->malformed, g->seq_lost,
+		    final ? "\n" : "");
+	}
+	if (c->nflog != NULL) {
+		const struct mm_nflog_stats *ns = mm_nflog_stats(c->nflog);
+		OUT("nflog: rcvbuf %d reads %" PRIu64 " bytes %" PRIu64 " enobufs %" PRIu64 " rcvbuf_grown %" PRIu64
+		    " errors %" PRIu64 "%s",
+		    ns->rcvbuf, ns->reads, ns->bytes, ns->enobufs, ns->rcvbuf_grown, ns->errors, final ? "\n" : "");
+	}
 	if (c->replay)
 		OUT("capture: frames %" PRIu64 " datagrams %" PRIu64 " skipped_non_udp %" PRIu64
 		    " skipped_fragments %" PRIu64 " truncated %" PRIu64 "%s",
@@ -329,6 +345,23 @@ static int write_stats_json(const struct collector *c, const char *path)
 			s->batches, s->full_batches, s->yields, s->errors);
 	}
 	fprintf(f, "]");
+	if (c->nflog != NULL) {
+		const struct mm_nflog_stats *ns = mm_nflog_stats(c->nflog);
+		fprintf(f, ",\n \"nflog\":{\"rcvbuf\":%d,\"copy_range\":%" PRIu32 ",\"sampling_rate\":%" PRIu32
+			   ",\"reads\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"enobufs\":%" PRIu64
+			   ",\"rcvbuf_grown\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"yields\":%" PRIu64 ",\"groups\":[",
+			ns->rcvbuf, ns->copy_range, ns->sampling_rate, ns->reads, ns->bytes, ns->enobufs,
+			ns->rcvbuf_grown, ns->errors, ns->yields);
+		for (unsigned i = 0; i < mm_nflog_ngroups(c->nflog); i++) {
+			const struct mm_nflog_group_stats *g = mm_nflog_group_stats(c->nflog, i);
+			fprintf(f, "%s\n  {\"group\":%u,\"packets\":%" PRIu64 ",\"records\":%" PRIu64
+				   ",\"not_ip\":%" PRIu64 ",\"truncated\":%" PRIu64 ",\"malformed\":%" PRIu64
+				   ",\"kernel_drops\":%" PRIu64 "}",
+				i ? "," : "", (unsigned)g->group, g->packets, g->records, g->not_ip, g->truncated,
+				g->malformed, g->seq_lost);
+		}
+		fprintf(f, "]}");
+	}
 	if (c->replay) {
 		/* the capture read: --read or --replay */
 		const char *file = c->o.read != NULL ? c->o.read : c->o.replay != NULL ? c->o.replay : "";
@@ -598,6 +631,26 @@ static int run_live(struct collector *c)
 	char err[512];
 	struct timeval one = { 1, 0 }, stats = { STATS_INTERVAL_S, 0 };
 
+	/* NFLOG first: binding a group needs CAP_NET_ADMIN, so it is done
+	 * while privileged, before anything else is set up. */
+	if (c->cfg.nflog_ngroups > 0) {
+		const struct mm_nflog_stats *ns;
+		char groups[MM_MAX_NFLOG_GROUPS * 7] = "";
+		size_t gl = 0;
+
+		c->nflog = mm_nflog_new(&c->cfg, &c->sink, err, sizeof(err));
+		if (c->nflog == NULL) {
+			mm_warnx("%s", err);
+			return -1;
+		}
+		for (unsigned i = 0; i < c->cfg.nflog_ngroups && gl < sizeof(groups); i++)
+			gl += (size_t)snprintf(groups + gl, sizeof(groups) - gl, "%s%u", i ? ", " : "",
+					       (unsigned)c->cfg.nflog_groups[i]);
+		ns = mm_nflog_stats(c->nflog);
+		mm_info("nflog group%s %s: copy range %" PRIu32 " bytes, sampling 1:%" PRIu32
+			", receive buffer %d bytes as the kernel counts it",
+			c->cfg.nflog_ngroups > 1 ? "s" : "", groups, ns->copy_range, ns->sampling_rate, ns->rcvbuf);
+	}
 	c->intake = mm_intake_new(c->cfg.listen, c->cfg.nlisten, c->cfg.rcvbuf, c->cfg.batch, on_datagram, c, err,
 				  sizeof(err));
 	if (c->intake == NULL) {
@@ -650,7 +703,8 @@ static int run_live(struct collector *c)
 			return -1;
 		}
 	}
-	if (mm_intake_start(c->intake, c->base, err, sizeof(err)) < 0) {
+	if (mm_intake_start(c->intake, c->base, err, sizeof(err)) < 0 ||
+	    mm_nflog_start(c->nflog, c->base, err, sizeof(err)) < 0) {
 		mm_warnx("%s", err);
 		return -1;
 	}
@@ -665,6 +719,7 @@ static int run_live(struct collector *c)
 	if (c->pipe != NULL) {
 		/* Stop reading, then hand what was counted to Redis. */
 		mm_intake_stop(c->intake);
+		mm_nflog_stop(c->nflog);
 		if (pipeline_finish(c, wall_ms()) < 0)
 			return -1;
 	}
@@ -679,6 +734,7 @@ static void teardown(struct collector *c)
 		if (evs[i] != NULL)
 			event_free(evs[i]);
 	mm_intake_free(c->intake);
+	mm_nflog_free(c->nflog);
 	mm_pipeline_free(c->pipe);
 	if (c->base != NULL)
 		event_base_free(c->base);

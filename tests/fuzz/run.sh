@@ -9,8 +9,10 @@
 # datagrams (at most FUZZ_SEEDS_PER_FILE per capture, default 64: the big
 # generated captures repeat themselves) and one multi-datagram series per
 # capture and format.  A target gets the seeds of its format by name
-# (fuzz_netflow5, fuzz_netflow9, fuzz_ipfix, fuzz_sflow*); any other target
-# gets them all.  Seeds go to BIN_DIR/seeds/FORMAT (rebuilt each run); what
+# (fuzz_netflow5, fuzz_netflow9, fuzz_ipfix, fuzz_sflow*); fuzz_nflog gets
+# the hand-made packets of tests/fuzz/seeds/nflog/*.hex (NFLOG metadata and
+# a copied packet, one hex string per file); any other target gets them
+# all.  Seeds go to BIN_DIR/seeds/FORMAT (rebuilt each run); what
 # a target finds is kept in BIN_DIR/corpus/TARGET across runs.
 #
 # Each target runs FUZZ_SECONDS (default 30) with -timeout=10
@@ -31,7 +33,7 @@ done
 bindir=$(dirname -- "$1")
 seeds=$bindir/seeds
 rm -rf "$seeds"
-mkdir -p "$seeds/netflow5" "$seeds/netflow9" "$seeds/ipfix" "$seeds/sflow" "$seeds/other" \
+mkdir -p "$seeds/netflow5" "$seeds/netflow9" "$seeds/ipfix" "$seeds/sflow" "$seeds/nflog" "$seeds/other" \
     "$bindir/corpus" "$bindir/artifacts"
 
 # Per capture: each of its first FUZZ_SEEDS_PER_FILE datagrams is a seed,
@@ -72,8 +74,12 @@ for cap in "$CAPTURES"/export/*.pcap "$CAPTURES"/generated/*.pcap; do
 	done
 	n=$((n + 1))
 done
+for hex in tests/fuzz/seeds/nflog/*.hex; do
+	[ -f "$hex" ] || continue
+	xxd -r -p "$hex" >"$seeds/nflog/$(basename "$hex" .hex)"
+done
 summary=""
-for f in netflow5 netflow9 ipfix sflow; do
+for f in netflow5 netflow9 ipfix sflow nflog; do
 	summary="$summary $f=$(find "$seeds/$f" -type f | wc -l)"
 done
 echo "fuzz: seeds from $n captures:$summary"
@@ -87,6 +93,7 @@ for bin in "$@"; do
 	*netflow9* | *nfv9*) fmts=netflow9 ;;
 	*ipfix*) fmts=ipfix ;;
 	*sflow*) fmts=sflow ;;
+	*nflog*) fmts=nflog ;;
 	*) fmts="netflow5 netflow9 ipfix sflow other" ;;
 	esac
 	dirs=""

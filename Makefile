@@ -51,11 +51,13 @@ LIB = $(BUILD)/libmamori.a
 TESTLIB = $(BUILD)/libmamoritest.a
 
 PROGS = $(BUILD)/bin/mamori-collector $(BUILD)/bin/mamori-detector $(BUILD)/bin/mamori-gen $(BUILD)/bin/mamori
+# Test helpers the integration tests and benchmarks run (not installed).
+TOOLS = $(BUILD)/tools/pktsend
 TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all check unit integration deps fuzz fuzz-build bench demo valgrind install clean
-all: $(PROGS)
+all: $(PROGS) $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -84,6 +86,10 @@ $(BUILD)/bin/mamori: $(call obj,$(CLI_SRC)) $(LIB)
 $(BUILD)/bin/mamori-gen: $(call obj,$(GEN_SRC)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tools/pktsend: $(call obj,tools/pktsend.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB) $(LIB)
 	@mkdir -p $(dir $@)

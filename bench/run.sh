@@ -5,8 +5,10 @@
 #   2. every other C benchmark in $BUILD/bench/ (run without arguments);
 #   3. end-to-end ingest over loopback, mamori-collector and nfcapd side
 #      by side: bench/ingest.sh (table on stdout, TSV in
-#      $BUILD/bench/ingest.tsv; its environment knobs are listed there).
-# BENCH_ONLY=decode|ingest runs one part.
+#      $BUILD/bench/ingest.tsv; its environment knobs are listed there);
+#   4. NFLOG packets/s through the collector, in a network namespace:
+#      bench/nflog.sh (root only; TSV in $BUILD/bench/nflog.tsv).
+# BENCH_ONLY=decode|ingest|nflog runs one part.
 set -eu
 cd "$(dirname -- "$0")/.."
 BUILD=${BUILD:-build}
@@ -14,7 +16,7 @@ CAPTURES=${CAPTURES:-../shared/captures}
 export BUILD CAPTURES
 only=${BENCH_ONLY:-}
 
-if [ "$only" != ingest ]; then
+if [ -z "$only" ] || [ "$only" = decode ]; then
 	for b in "$BUILD"/bench/*; do
 		if [ ! -f "$b" ] || [ ! -x "$b" ]; then continue; fi
 		case $(basename "$b") in
@@ -33,7 +35,11 @@ if [ "$only" != ingest ]; then
 		esac
 	done
 fi
-if [ "$only" != decode ]; then
+if [ -z "$only" ] || [ "$only" = ingest ]; then
 	echo "== ingest over loopback (bench/ingest.sh)"
 	sh bench/ingest.sh
+fi
+if [ -z "$only" ] || [ "$only" = nflog ]; then
+	echo "== NFLOG packets/s through the collector (bench/nflog.sh)"
+	sh bench/nflog.sh
 fi

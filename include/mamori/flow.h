@@ -57,7 +57,7 @@ struct mm_flow {
 	uint64_t packets_scaled; /* packets * sampling_rate, saturating */
 	uint64_t start_ms;       /* first packet, Unix ms */
 	uint64_t end_ms;         /* last packet, Unix ms */
-	uint32_t domain;         /* v9 source id / IPFIX observation domain / v5 engine type<<8|id */
+	uint32_t domain;         /* v9 source id / IPFIX observation domain / v5 engine type<<8|id / NFLOG group */
 	uint32_t sampling_rate;  /* >= 1 */
 	uint32_t in_if, out_if;  /* SNMP ifIndex, 0 = unknown */
 	uint32_t src_as, dst_as; /* 0 = unknown */

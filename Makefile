@@ -40,6 +40,7 @@ COMMON_SRC = $(wildcard common/*.c)
 COLLECTOR_SRC = $(filter-out collector/main.c,$(wildcard collector/*.c))
 DETECTOR_SRC = $(filter-out detector/main.c,$(wildcard detector/*.c))
 GEN_SRC = $(wildcard tools/gen/*.c)
+IMPORT_SRC = $(wildcard tools/import/*.c) $(filter-out tools/gen/main.c,$(GEN_SRC))
 CLI_SRC = $(wildcard cli/*.c)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TESTLIB_SRC = $(wildcard tests/unit/lib/*.c)
@@ -50,7 +51,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB = $(BUILD)/libmamori.a
 TESTLIB = $(BUILD)/libmamoritest.a
 
-PROGS = $(BUILD)/bin/mamori-collector $(BUILD)/bin/mamori-detector $(BUILD)/bin/mamori-gen $(BUILD)/bin/mamori
+PROGS = $(BUILD)/bin/mamori-collector $(BUILD)/bin/mamori-detector $(BUILD)/bin/mamori-gen $(BUILD)/bin/mamori-import $(BUILD)/bin/mamori
 # Test helpers the integration tests and benchmarks run (not installed).
 TOOLS = $(BUILD)/tools/pktsend
 TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
@@ -90,6 +91,11 @@ $(BUILD)/bin/mamori-gen: $(call obj,$(GEN_SRC)) $(LIB)
 $(BUILD)/tools/pktsend: $(call obj,tools/pktsend.c)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
+
+# mamori-import reuses the generator's exporter, encoders and pcap writer.
+$(BUILD)/bin/mamori-import: $(call obj,$(IMPORT_SRC)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB) $(LIB)
 	@mkdir -p $(dir $@)

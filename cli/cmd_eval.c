@@ -141,7 +141,7 @@ struct vec_att {
 	size_t n, cap;
 };
 
-static int read_truth(const char *path, struct vec_att *out, unsigned long *bad)
+static int read_truth(const char *path, struct vec_att *out, unsigned long *bad, unsigned long *unmatched)
 {
 	struct reader r = { .path = path };
 	int col[T_NCOL];
@@ -186,7 +186,11 @@ static int read_truth(const char *path, struct vec_att *out, unsigned long *bad)
 			bad_line(&r, "too few columns");
 			continue;
 		}
-		if ((a.cls = mm_class_parse(f[col[T_CLASS]])) < 0) {
+		if ((a.cls = mm_eval_truth_class(f[col[T_CLASS]])) == MM_EVAL_UNMATCHED) {
+			(*unmatched)++; /* labelled traffic of no class of ours: not scored */
+			continue;
+		}
+		if (a.cls < 0) {
 			bad_line(&r, "unknown class");
 			continue;
 		}
@@ -704,7 +708,7 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 	uint64_t hosts = 0, steps = 0, max_false = 0, alert_step = 0, hw = 0;
 	double min_recall = NAN;
 	int json = 0, strict = 0, verbose = 0, have_max_false = 0, ch, rc = 2;
-	unsigned long bad = 0;
+	unsigned long bad = 0, unmatched = 0;
 	struct vec_att va = { 0 };
 	struct vec_ev ve = { 0 };
 	struct mm_eval *r = NULL;
@@ -799,7 +803,7 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 	else if (det_log && read_det_log(det_log, &hw) < 0)
 		return 2;
 
-	if (read_truth(truth, &va, &bad) < 0 || read_alerts(alerts, &ve, &alert_step, &bad) < 0)
+	if (read_truth(truth, &va, &bad, &unmatched) < 0 || read_alerts(alerts, &ve, &alert_step, &bad) < 0)
 		goto out;
 	if (step && alert_step && step != alert_step) {
 		fprintf(stderr, "mamori eval: --step %" PRIu64 " but the alerts say step_s %" PRIu64 "\n", step,
@@ -854,6 +858,8 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 			printf("; host-windows unknown (--hosts/--steps or --det-log)");
 		if (o->vector_n)
 			printf("; amplification vector right %u/%u", o->vector_ok, o->vector_n);
+		if (unmatched)
+			printf("; %lu unmatched truth row%s (no class) not scored", unmatched, unmatched == 1 ? "" : "s");
 		printf("\n");
 		if (verbose)
 			print_verbose(r, va.v, stdout);

@@ -10,6 +10,13 @@
 #include "mamori/classes.h"
 #include "mamori/eval.h"
 
+int mm_eval_truth_class(const char *name)
+{
+	if (strcmp(name, "unmatched") == 0)
+		return MM_EVAL_UNMATCHED;
+	return mm_class_parse(name);
+}
+
 int mm_eval_slow_class(int cls)
 {
 	switch (cls) {

@@ -130,6 +130,12 @@ struct mm_eval *mm_eval_run(const struct mm_eval_params *p, const struct mm_eval
 			    const struct mm_eval_event *e, size_t ne, char *err, size_t errlen);
 void mm_eval_free(struct mm_eval *r);
 
+/* A truth file's class column: the class (enum mm_class), MM_EVAL_UNMATCHED
+ * for "unmatched" (labelled traffic of no class of ours, written by
+ * mamori-import: read, counted, not scored), or -1 when unknown. */
+#define MM_EVAL_UNMATCHED (-2)
+int mm_eval_truth_class(const char *name);
+
 /* Is the class one of the slow ones (scans, brute force, exfiltration)? */
 int mm_eval_slow_class(int cls);
 /* The overall row (always the last). */

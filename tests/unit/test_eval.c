@@ -412,6 +412,21 @@ START_TEST(test_vector_and_params)
 }
 END_TEST
 
+/* The truth's class column: canonical names, "unmatched" (mamori-import's
+ * labelled traffic of no class: skipped and counted by mamori eval), the
+ * rest unknown. */
+START_TEST(test_truth_class)
+{
+	ck_assert_int_eq(mm_eval_truth_class("flood"), MM_CLASS_FLOOD);
+	ck_assert_int_eq(mm_eval_truth_class("outbound_scan"), MM_CLASS_OUTBOUND_SCAN);
+	ck_assert_int_eq(mm_eval_truth_class("unmatched"), MM_EVAL_UNMATCHED);
+	ck_assert_int_eq(mm_eval_truth_class("Unmatched"), -1);
+	ck_assert_int_eq(mm_eval_truth_class("botnet"), -1);
+	ck_assert_int_eq(mm_eval_truth_class(""), -1);
+	ck_assert_int_ne(MM_EVAL_UNMATCHED, -1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("eval");
@@ -427,6 +442,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_missing_end);
 	tcase_add_test(tc, test_strength_groups);
 	tcase_add_test(tc, test_vector_and_params);
+	tcase_add_test(tc, test_truth_class);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -776,8 +776,12 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 			fprintf(stderr, "mamori eval: --sweep needs --truth (and -c); the alerts come from its runs\n");
 			return 2;
 		}
-		if (read_truth(truth, &va, &bad) < 0)
+		unsigned long unm = 0;
+
+		if (read_truth(truth, &va, &bad, &unm) < 0)
 			return 2;
+		if (unm)
+			fprintf(stderr, "mamori eval: %lu unmatched truth rows (no class) not scored\n", unm);
 		if (bad && strict) {
 			free(va.v);
 			return 2;

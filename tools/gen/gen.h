@@ -8,7 +8,10 @@
  *   addr.c          prefixes and address arithmetic
  *   traffic.c       seeded background model (hosts, popularity, service mix)
  *   attacks.c       attack classes: parsing, validation, record generation
- *   scenario.c      merges background and attacks in scenario-time order
+ *   benign.c        benign look-alikes (flash crowd, CDN, backup, update checks)
+ *   scenario.c      merges background, attacks and look-alikes in time
+ *                   order; the optional daily/weekly cycle
+ *   scenario_file.c the --scenario file: KEY VALUE lines
  *   export.c        exporter: datagram assembly, sets, sequence numbers,
  *                   template refresh, the format table
  *   encode_v5.c     NetFlow v5 wire format
@@ -294,6 +297,67 @@ const char *gen_attack_peer(const struct gen_attack *a, char *buf, size_t len);
 void gen_attack_usage(FILE *out);
 
 /* ------------------------------------------------------------------ */
+/* benign.c - look-alikes, written to the ground truth as class "benign". */
+
+enum { GEN_BENIGN_FLASH_CROWD, GEN_BENIGN_CDN, GEN_BENIGN_BACKUP, GEN_BENIGN_UPDATE_CHECK, GEN_BENIGN_NKINDS };
+
+struct gen_benign {
+	int kind;
+	char text[256];
+	double start_s, end_s;    /* end_s < 0: scenario end */
+	int str_kind;             /* GEN_STR_NONE, _PPS or _X */
+	double str_val;
+	uint8_t host[16], target[16];
+	int has_host, has_target, has_prefix;
+	struct gen_prefix prefix; /* update_check */
+	long peers;               /* clients / CDN edges */
+	double period_s, burst_s; /* update_check */
+	/* resolved */
+	int af;
+	uint64_t nhosts;
+	double pps, rec_rate;
+	uint64_t start_us, end_us, seed;
+	uint32_t sampling;
+	unsigned index;
+	/* generation state */
+	struct gen_rng rng;
+	uint64_t k, next_us;
+	uint8_t cur_host[16], cur_peer[16];
+	uint16_t cur_hport, cur_pport;
+	uint32_t cur_pkts;
+};
+
+/* "KIND:key=val,...".  0 or -1 with a message in err. */
+int gen_benign_parse(const char *spec, struct gen_benign *b, char *err, size_t errlen);
+int gen_benign_resolve(struct gen_benign *b, unsigned index, struct gen_traffic *t, uint64_t seed,
+		       uint32_t sampling, double duration_s, char *err, size_t errlen);
+uint64_t gen_benign_time_us(const struct gen_benign *b, uint64_t k);
+void gen_benign_next(struct gen_benign *b, const struct gen_traffic *t, uint64_t t0_ms, struct mm_flow *f);
+const char *gen_benign_kind_name(int kind);
+const char *gen_benign_target(const struct gen_benign *b, char *buf, size_t len);
+
+/* ------------------------------------------------------------------ */
+/* scenario_file.c - the --scenario file (docs/scenarios.md).           */
+
+struct gen_sfile_entry {
+	char key[16];
+	char value[256];
+	unsigned line;
+};
+
+struct gen_sfile {
+	struct gen_sfile_entry *e; /* owned: gen_sfile_free */
+	unsigned n;
+};
+
+/* Read path: KEY VALUE lines, # comments.  Checks the keys (known, the
+ * single-valued ones not repeated) and that each has one value; the
+ * values are checked by the caller.  0, or -1 with "FILE:LINE: reason"
+ * (or "FILE: reason") in err. */
+int gen_sfile_load(const char *path, struct gen_sfile *sf, char *err, size_t errlen);
+void gen_sfile_free(struct gen_sfile *sf);
+
+/* ------------------------------------------------------------------ */
 /* export.c + encode_*.c - the exporter.                                */
 
 /* Header fields handed to a format's header writer. */
@@ -423,14 +487,19 @@ struct gen_scenario {
 	struct gen_traffic *traffic;
 	struct gen_attack *attacks;
 	unsigned nattacks;
+	struct gen_benign *benign;
+	unsigned nbenign;
 	uint64_t t0_ms;
+	/* daily/weekly cycle of the background rate: 0 = flat */
+	double cycle_day;        /* amplitude: rate x (1 + day x cos(2 pi (hour - 15) / 24)) */
+	double cycle_weekend;    /* Saturday and Sunday (UTC) x this; 0 or 1 = no weekly cycle */
 	uint64_t duration_us;    /* UINT64_MAX = until count */
 	double bg_rate;          /* background records per scenario second */
 	uint64_t count;          /* flow records to produce, 0 = no limit */
 	int tick_flush;          /* flush the open datagram at each scenario second */
 	FILE *dump;              /* optional record dump */
 	/* results */
-	uint64_t records, bg_records, attack_records;
+	uint64_t records, bg_records, attack_records, benign_records;
 	uint64_t end_us;         /* scenario time reached */
 };
 
@@ -501,8 +570,10 @@ int gen_pool_run(struct gen_sender *s, struct gen_exporter *x, struct gen_scenar
 
 /* Write the ground truth (header + one line per attack that ran before
  * the scenario ended at end_us).  0 / -1 (errno). */
-int gen_truth_write(const char *path, const struct gen_attack *a, unsigned n, uint64_t t0_ms,
-		    uint64_t end_us);
+int gen_truth_write(const char *path, const struct gen_attack *a, unsigned n, const struct gen_benign *b,
+		    unsigned nb, uint64_t t0_ms, uint64_t end_us);
+/* The background rate factor of the cycle at Unix ms t (1 when flat). */
+double gen_cycle_factor(const struct gen_scenario *s, uint64_t t_ms);
 /* Record dump (--dump): header line, then one line per record. */
 void gen_dump_header(FILE *out);
 void gen_dump_record(FILE *out, const struct mm_flow *f, const char *origin);

@@ -5,6 +5,8 @@
  * Ground truth: tab-separated, a header line, then one line per attack
  * that ran (started before the scenario ended), in command-line order:
  *   class  vector  role  target  start  end  strength  peer
+ * Then one line per benign look-alike: class "benign", the kind in the
+ * vector column, role "lookalike", the host (update_check: the prefix).
  * start/end are Unix seconds on the scenario clock (end clipped to where
  * the scenario stopped); strength is SAMPLED packets per second at full
  * strength; peer the other side of a source class (its target), or "-".
@@ -24,8 +26,8 @@ static void put_time(FILE *fp, uint64_t t0_ms, uint64_t us)
 		fprintf(fp, "%" PRIu64 ".%03u", ms / 1000, (unsigned)(ms % 1000));
 }
 
-int gen_truth_write(const char *path, const struct gen_attack *a, unsigned n, uint64_t t0_ms,
-		    uint64_t end_us)
+int gen_truth_write(const char *path, const struct gen_attack *a, unsigned n, const struct gen_benign *b,
+		    unsigned nb, uint64_t t0_ms, uint64_t end_us)
 {
 	FILE *fp = fopen(path, "w");
 	char tgt[64], peer[64];
@@ -43,6 +45,18 @@ int gen_truth_write(const char *path, const struct gen_attack *a, unsigned n, ui
 		fputc('\t', fp);
 		put_time(fp, t0_ms, e);
 		fprintf(fp, "\t%.6g\t%s\n", a[i].pps, gen_attack_peer(&a[i], peer, sizeof(peer)));
+	}
+	/* look-alikes: class benign, the kind in the vector column */
+	for (unsigned i = 0; i < nb; i++) {
+		if (b[i].start_us >= end_us)
+			continue;
+		uint64_t e = b[i].end_us < end_us ? b[i].end_us : end_us;
+		fprintf(fp, "benign\t%s\tlookalike\t%s\t", gen_benign_kind_name(b[i].kind),
+			gen_benign_target(&b[i], tgt, sizeof(tgt)));
+		put_time(fp, t0_ms, b[i].start_us);
+		fputc('\t', fp);
+		put_time(fp, t0_ms, e);
+		fprintf(fp, "\t%.6g\t-\n", b[i].pps);
 	}
 	int err = ferror(fp);
 	if (fclose(fp) != 0 || err) {

@@ -25,6 +25,9 @@
 #define DEF_BATCH 64u
 
 static volatile sig_atomic_t stop_flag;
+/* "FILE:LINE: " while a --scenario file's values are applied, else "" */
+static char where[320];
+static unsigned where_line;
 
 static void on_signal(int sig)
 {
@@ -44,6 +47,12 @@ struct opts {
 	int64_t start;      /* < 0: default */
 	struct gen_attack attacks[GEN_MAX_ATTACKS];
 	unsigned nattacks;
+	struct gen_benign benign[GEN_MAX_ATTACKS];
+	unsigned nbenign;
+	double cycle_day, cycle_weekend;
+	const char *scenario;
+	unsigned aline[GEN_MAX_ATTACKS], bline[GEN_MAX_ATTACKS]; /* the --scenario line, 0: command line */
+	unsigned char given[512]; /* options given on the command line, by code */
 	const char *truth, *dump, *pcap, *send;
 	int pace;           /* GEN_PACE_* */
 	double rate;
@@ -70,7 +79,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: mamori-gen [-f v5|v9|ipfix|sflow] [-s SEED] [--hosts N] [--prefix P]... [--sampling N]\n"
 		"                  [--duration SECONDS] [--step-rate RECORDS_PER_S] [--start UNIX_TS]\n"
-		"                  [--attack CLASS:key=val,key=val ...]... [--truth FILE] [--dump FILE]\n"
+		"                  [--attack CLASS:key=val,key=val ...]... [--benign KIND:key=val,...]...\n"
+		"                  [--cycle day=A,weekend=W] [--scenario FILE] [--truth FILE] [--dump FILE]\n"
 		"                  (--send HOST:PORT [--rate RECORDS_PER_S|--rate max] [--count N]\n"
 		"                   [--batch N] [--pool N] [--allow-remote]\n"
 		"                   | --pcap FILE [--pcap-dst ADDR:PORT] [--count N])\n"
@@ -94,6 +104,12 @@ static void usage(FILE *out)
 		"  --start T               scenario start, Unix seconds or 'now' (default: %llu\n"
 		"                          with --pcap, now with --send)\n"
 		"  --attack SPEC           inject an attack, repeatable (see below)\n"
+		"  --benign SPEC           inject a benign look-alike, repeatable: flash_crowd, cdn,\n"
+		"                          backup, update_check (docs/scenarios.md)\n"
+		"  --cycle day=A,weekend=W daily cycle of the background rate (amplitude A < 1,\n"
+		"                          peak 15:00 UTC) and weekend factor W; 'off' (default)\n"
+		"  --scenario FILE         read the settings above from FILE (KEY VALUE lines);\n"
+		"                          options given on the command line win\n"
 		"  --truth FILE            write the ground truth (tab-separated)\n"
 		"  --dump FILE             write every generated record (tab-separated)\n"
 		"\n"
@@ -139,7 +155,7 @@ static void usage(FILE *out)
 
 static int fail_usage(const char *fmt, const char *arg)
 {
-	fprintf(stderr, "mamori-gen: ");
+	fprintf(stderr, "mamori-gen: %s", where);
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, " (mamori-gen -h for help)\n");
 	return 2;
@@ -252,7 +268,7 @@ static int is_loopback(const uint8_t a[16], int af)
 enum {
 	O_HOSTS = 256, O_PREFIX, O_SAMPLING, O_DURATION, O_STEP_RATE, O_START, O_ATTACK, O_TRUTH, O_DUMP,
 	O_SEND, O_RATE, O_COUNT, O_BATCH, O_POOL, O_PCAP, O_PCAP_DST, O_RPD, O_TEMPLATE_EVERY, O_EXPORTER,
-	O_DOMAIN, O_SAMPLING_IES, O_ALLOW_REMOTE,
+	O_DOMAIN, O_SAMPLING_IES, O_ALLOW_REMOTE, O_SCENARIO, O_BENIGN, O_CYCLE,
 };
 
 static const struct option longopts[] = {
@@ -281,14 +297,259 @@ static const struct option longopts[] = {
 	{ "domain", required_argument, NULL, O_DOMAIN },
 	{ "sampling-ies", required_argument, NULL, O_SAMPLING_IES },
 	{ "allow-remote", no_argument, NULL, O_ALLOW_REMOTE },
+	{ "scenario", required_argument, NULL, O_SCENARIO },
+	{ "benign", required_argument, NULL, O_BENIGN },
+	{ "cycle", required_argument, NULL, O_CYCLE },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* '--cycle': "off" or "day=A,weekend=W" (either). */
+static int parse_cycle(const char *arg, double *day, double *weekend)
+{
+	char buf[128];
+	*day = *weekend = 0;
+	if (strcmp(arg, "off") == 0)
+		return 0;
+	if (strlen(arg) >= sizeof(buf))
+		return -1;
+	snprintf(buf, sizeof(buf), "%s", arg);
+	for (char *save, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		double d;
+		if (!eq || parse_pos_double(eq + 1, &d) < 0)
+			return -1;
+		*eq = '\0';
+		if (strcmp(kv, "day") == 0 && d < 1)
+			*day = d;
+		else if (strcmp(kv, "weekend") == 0 && d > 0 && d <= 4)
+			*weekend = d;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/* One option's value (from the command line or a --scenario file):
+ * 0, or 2 after a usage message. */
+static int apply_opt(struct opts *o, int c, const char *arg)
+{
+	char err[GEN_ERRLEN];
+	uint64_t v;
+
+	switch (c) {
+		case 'f':
+			o->fmt = gen_fmt_find(arg);
+			if (!o->fmt)
+				return fail_usage("-f '%s': use v5, v9, ipfix or sflow", arg);
+			break;
+		case 's':
+			if (parse_u64(arg, UINT64_MAX, &o->seed) < 0) {
+				/* full 64-bit seeds: strtoull */
+				char *end;
+				errno = 0;
+				o->seed = strtoull(arg, &end, 0);
+				if (errno || *end || end == arg || arg[0] == '-')
+					return fail_usage("-s '%s': the seed is an unsigned integer", arg);
+			}
+			break;
+		case O_HOSTS:
+			if (parse_u64(arg, GEN_MAX_HOSTS, &v) < 0 || v == 0)
+				return fail_usage("--hosts '%s': 1..1000000", arg);
+			o->hosts = (uint32_t)v;
+			break;
+		case O_PREFIX:
+			if (o->nprefixes == GEN_MAX_PREFIXES)
+				return fail_usage("--prefix '%s': too many prefixes (64 at most)", arg);
+			if (gen_prefix_parse(arg, &o->prefixes[o->nprefixes], err, sizeof(err)) < 0) {
+				fprintf(stderr, "mamori-gen: %s--prefix: %s\n", where, err);
+				return 2;
+			}
+			for (unsigned j = 0; j < o->nprefixes; j++)
+				if (gen_prefix_overlap(&o->prefixes[j], &o->prefixes[o->nprefixes]))
+					return fail_usage("--prefix '%s' overlaps an earlier --prefix", arg);
+			o->nprefixes++;
+			break;
+		case O_SAMPLING:
+			if (parse_u64(arg, 1000000, &v) < 0 || v == 0)
+				return fail_usage("--sampling '%s': 1..1000000 (1 = unsampled)", arg);
+			o->sampling = (uint32_t)v;
+			break;
+		case O_DURATION:
+			if (parse_pos_double(arg, &o->duration) < 0 || o->duration <= 0 || o->duration > 1e8)
+				return fail_usage("--duration '%s': seconds > 0", arg);
+			break;
+		case O_STEP_RATE:
+			if (parse_pos_double(arg, &o->step_rate) < 0 || o->step_rate > 1e9)
+				return fail_usage("--step-rate '%s': records per second >= 0", arg);
+			break;
+		case O_START:
+			if (strcmp(arg, "now") == 0) {
+				o->start = (int64_t)time(NULL);
+			} else {
+				if (parse_u64(arg, UINT32_MAX - 86400ull * 365, &v) < 0 || v < 86400)
+					return fail_usage("--start '%s': Unix seconds (>= 86400, 32-bit) or 'now'", arg);
+				o->start = (int64_t)v;
+			}
+			break;
+		case O_ATTACK:
+			if (o->nattacks == GEN_MAX_ATTACKS)
+				return fail_usage("--attack '%s': too many attacks (64 at most)", arg);
+			if (gen_attack_parse(arg, &o->attacks[o->nattacks], err, sizeof(err)) < 0) {
+				fprintf(stderr, "mamori-gen: %s%s\n", where, err);
+				return 2;
+			}
+			o->aline[o->nattacks] = where_line;
+			o->nattacks++;
+			break;
+		case O_TRUTH:
+			o->truth = arg;
+			break;
+		case O_DUMP:
+			o->dump = arg;
+			break;
+		case O_SEND:
+			o->send = arg;
+			o->dst_af = parse_hostport(arg, o->dst, &o->dport);
+			if (o->dst_af < 0)
+				return fail_usage("--send '%s': HOST:PORT with a numeric address ([v6]:port)", arg);
+			break;
+		case O_RATE:
+			o->rate_given = 1;
+			if (strcmp(arg, "max") == 0) {
+				o->pace = GEN_PACE_MAX;
+			} else {
+				if (parse_pos_double(arg, &o->rate) < 0 || o->rate <= 0 || o->rate > 1e9)
+					return fail_usage("--rate '%s': records per second (k/M suffixes) or max", arg);
+				o->pace = GEN_PACE_RATE;
+			}
+			break;
+		case O_COUNT:
+			o->count_given = 1;
+			if (parse_u64(arg, UINT64_MAX / 2, &o->count) < 0 || o->count == 0)
+				return fail_usage("--count '%s': a positive number of records (k/M/G suffixes)", arg);
+			break;
+		case O_BATCH:
+			o->batch_given = 1;
+			if (parse_u64(arg, 1024, &v) < 0 || v == 0)
+				return fail_usage("--batch '%s': 1..1024 datagrams", arg);
+			o->batch = (unsigned)v;
+			break;
+		case O_POOL:
+			o->pool_given = 1;
+			if (parse_u64(arg, 1u << 20, &v) < 0 || v == 0)
+				return fail_usage("--pool '%s': 1..1048576 datagrams", arg);
+			o->pool = (unsigned)v;
+			break;
+		case O_PCAP:
+			o->pcap = arg;
+			break;
+		case O_PCAP_DST: {
+			uint8_t a[16];
+			if (parse_hostport(arg, a, &o->pcap_dport) != 4)
+				return fail_usage("--pcap-dst '%s': IPv4:PORT", arg);
+			memcpy(o->pcap_dst4, a + 12, 4);
+			o->pcap_dst_given = 1;
+			break;
+		}
+		case O_RPD:
+			if (parse_u64(arg, 65535, &v) < 0 || v == 0)
+				return fail_usage("--records-per-datagram '%s': a positive number", arg);
+			o->rpd = (unsigned)v;
+			break;
+		case O_TEMPLATE_EVERY:
+			if (parse_u64(arg, 1000000, &v) < 0)
+				return fail_usage("--template-every '%s': 0..1000000 datagrams", arg);
+			o->template_every = (unsigned)v;
+			break;
+		case O_EXPORTER: {
+			uint8_t a[16];
+			if (gen_addr_parse(arg, a) != 4)
+				return fail_usage("--exporter '%s': an IPv4 address", arg);
+			memcpy(o->exporter4, a + 12, 4);
+			o->has_exporter = 1;
+			break;
+		}
+		case O_DOMAIN:
+			if (parse_u64(arg, UINT32_MAX, &v) < 0)
+				return fail_usage("--domain '%s': 0..4294967295", arg);
+			o->domain = (uint32_t)v;
+			break;
+		case O_SAMPLING_IES:
+			if (strcmp(arg, "psamp") == 0)
+				o->legacy_sampling = 0;
+			else if (strcmp(arg, "legacy") == 0)
+				o->legacy_sampling = 1;
+			else
+				return fail_usage("--sampling-ies '%s': psamp or legacy", arg);
+			break;
+		case O_ALLOW_REMOTE:
+			o->allow_remote = 1;
+			break;
+	case O_SCENARIO:
+		o->scenario = arg;
+		break;
+	case O_BENIGN:
+		if (o->nbenign == GEN_MAX_ATTACKS)
+			return fail_usage("--benign '%s': too many look-alikes (64 at most)", arg);
+		if (gen_benign_parse(arg, &o->benign[o->nbenign], err, sizeof(err)) < 0) {
+			fprintf(stderr, "mamori-gen: %s%s\n", where, err);
+			return 2;
+		}
+		o->bline[o->nbenign] = where_line;
+		o->nbenign++;
+		break;
+	case O_CYCLE:
+		if (parse_cycle(arg, &o->cycle_day, &o->cycle_weekend) < 0)
+			return fail_usage("--cycle '%s': off, or day=A (0 <= A < 1),weekend=W (0 < W <= 4)", arg);
+		break;
+	default:
+		return fail_usage("unknown option code '%s'", "?");
+	}
+	return 0;
+}
+
+/* The --scenario file: each value through apply_opt, unless the command
+ * line gave that option (prefix: any --prefix replaces the file's; attack
+ * and benign lines add to the command line's). */
+static int apply_file(struct opts *o)
+{
+	static const struct {
+		const char *key;
+		int code;
+	} map[] = {
+		{ "seed", 's' },	  { "format", 'f' },	     { "duration", O_DURATION }, { "step-rate", O_STEP_RATE },
+		{ "hosts", O_HOSTS },	  { "prefix", O_PREFIX },    { "sampling", O_SAMPLING }, { "start", O_START },
+		{ "cycle", O_CYCLE },	  { "attack", O_ATTACK },    { "benign", O_BENIGN },
+	};
+	struct gen_sfile sf;
+	char err[GEN_ERRLEN];
+	int rc = 0;
+
+	if (gen_sfile_load(o->scenario, &sf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mamori-gen: %s\n", err);
+		return 2;
+	}
+	for (unsigned i = 0; i < sf.n && rc == 0; i++) {
+		int code = -1;
+		for (unsigned m = 0; m < sizeof(map) / sizeof(map[0]); m++)
+			if (strcmp(map[m].key, sf.e[i].key) == 0)
+				code = map[m].code;
+		if (code < 0 || (code != O_ATTACK && code != O_BENIGN && o->given[code]))
+			continue;
+		snprintf(where, sizeof(where), "%s:%u: ", o->scenario, sf.e[i].line);
+		where_line = sf.e[i].line;
+		rc = apply_opt(o, code, sf.e[i].value);
+	}
+	where[0] = '\0';
+	where_line = 0;
+	gen_sfile_free(&sf);
+	return rc;
+}
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	char err[GEN_ERRLEN];
-	uint64_t v;
-	int c;
+	int c, rc;
 
 	memset(o, 0, sizeof(*o));
 	o->fmt = &gen_fmt_v9;
@@ -314,161 +575,20 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'h':
 			usage(stdout);
 			exit(0);
-		case 'f':
-			o->fmt = gen_fmt_find(optarg);
-			if (!o->fmt)
-				return fail_usage("-f '%s': use v5, v9, ipfix or sflow", optarg);
-			break;
-		case 's':
-			if (parse_u64(optarg, UINT64_MAX, &o->seed) < 0) {
-				/* full 64-bit seeds: strtoull */
-				char *end;
-				errno = 0;
-				o->seed = strtoull(optarg, &end, 0);
-				if (errno || *end || end == optarg || optarg[0] == '-')
-					return fail_usage("-s '%s': the seed is an unsigned integer", optarg);
-			}
-			break;
-		case O_HOSTS:
-			if (parse_u64(optarg, GEN_MAX_HOSTS, &v) < 0 || v == 0)
-				return fail_usage("--hosts '%s': 1..1000000", optarg);
-			o->hosts = (uint32_t)v;
-			break;
-		case O_PREFIX:
-			if (o->nprefixes == GEN_MAX_PREFIXES)
-				return fail_usage("--prefix '%s': too many prefixes (64 at most)", optarg);
-			if (gen_prefix_parse(optarg, &o->prefixes[o->nprefixes], err, sizeof(err)) < 0) {
-				fprintf(stderr, "mamori-gen: --prefix: %s\n", err);
-				return 2;
-			}
-			for (unsigned j = 0; j < o->nprefixes; j++)
-				if (gen_prefix_overlap(&o->prefixes[j], &o->prefixes[o->nprefixes]))
-					return fail_usage("--prefix '%s' overlaps an earlier --prefix", optarg);
-			o->nprefixes++;
-			break;
-		case O_SAMPLING:
-			if (parse_u64(optarg, 1000000, &v) < 0 || v == 0)
-				return fail_usage("--sampling '%s': 1..1000000 (1 = unsampled)", optarg);
-			o->sampling = (uint32_t)v;
-			break;
-		case O_DURATION:
-			if (parse_pos_double(optarg, &o->duration) < 0 || o->duration <= 0 || o->duration > 1e8)
-				return fail_usage("--duration '%s': seconds > 0", optarg);
-			break;
-		case O_STEP_RATE:
-			if (parse_pos_double(optarg, &o->step_rate) < 0 || o->step_rate > 1e9)
-				return fail_usage("--step-rate '%s': records per second >= 0", optarg);
-			break;
-		case O_START:
-			if (strcmp(optarg, "now") == 0) {
-				o->start = (int64_t)time(NULL);
-			} else {
-				if (parse_u64(optarg, UINT32_MAX - 86400ull * 365, &v) < 0 || v < 86400)
-					return fail_usage("--start '%s': Unix seconds (>= 86400, 32-bit) or 'now'", optarg);
-				o->start = (int64_t)v;
-			}
-			break;
-		case O_ATTACK:
-			if (o->nattacks == GEN_MAX_ATTACKS)
-				return fail_usage("--attack '%s': too many attacks (64 at most)", optarg);
-			if (gen_attack_parse(optarg, &o->attacks[o->nattacks], err, sizeof(err)) < 0) {
-				fprintf(stderr, "mamori-gen: %s\n", err);
-				return 2;
-			}
-			o->nattacks++;
-			break;
-		case O_TRUTH:
-			o->truth = optarg;
-			break;
-		case O_DUMP:
-			o->dump = optarg;
-			break;
-		case O_SEND:
-			o->send = optarg;
-			o->dst_af = parse_hostport(optarg, o->dst, &o->dport);
-			if (o->dst_af < 0)
-				return fail_usage("--send '%s': HOST:PORT with a numeric address ([v6]:port)", optarg);
-			break;
-		case O_RATE:
-			o->rate_given = 1;
-			if (strcmp(optarg, "max") == 0) {
-				o->pace = GEN_PACE_MAX;
-			} else {
-				if (parse_pos_double(optarg, &o->rate) < 0 || o->rate <= 0 || o->rate > 1e9)
-					return fail_usage("--rate '%s': records per second (k/M suffixes) or max", optarg);
-				o->pace = GEN_PACE_RATE;
-			}
-			break;
-		case O_COUNT:
-			o->count_given = 1;
-			if (parse_u64(optarg, UINT64_MAX / 2, &o->count) < 0 || o->count == 0)
-				return fail_usage("--count '%s': a positive number of records (k/M/G suffixes)", optarg);
-			break;
-		case O_BATCH:
-			o->batch_given = 1;
-			if (parse_u64(optarg, 1024, &v) < 0 || v == 0)
-				return fail_usage("--batch '%s': 1..1024 datagrams", optarg);
-			o->batch = (unsigned)v;
-			break;
-		case O_POOL:
-			o->pool_given = 1;
-			if (parse_u64(optarg, 1u << 20, &v) < 0 || v == 0)
-				return fail_usage("--pool '%s': 1..1048576 datagrams", optarg);
-			o->pool = (unsigned)v;
-			break;
-		case O_PCAP:
-			o->pcap = optarg;
-			break;
-		case O_PCAP_DST: {
-			uint8_t a[16];
-			if (parse_hostport(optarg, a, &o->pcap_dport) != 4)
-				return fail_usage("--pcap-dst '%s': IPv4:PORT", optarg);
-			memcpy(o->pcap_dst4, a + 12, 4);
-			o->pcap_dst_given = 1;
-			break;
-		}
-		case O_RPD:
-			if (parse_u64(optarg, 65535, &v) < 0 || v == 0)
-				return fail_usage("--records-per-datagram '%s': a positive number", optarg);
-			o->rpd = (unsigned)v;
-			break;
-		case O_TEMPLATE_EVERY:
-			if (parse_u64(optarg, 1000000, &v) < 0)
-				return fail_usage("--template-every '%s': 0..1000000 datagrams", optarg);
-			o->template_every = (unsigned)v;
-			break;
-		case O_EXPORTER: {
-			uint8_t a[16];
-			if (gen_addr_parse(optarg, a) != 4)
-				return fail_usage("--exporter '%s': an IPv4 address", optarg);
-			memcpy(o->exporter4, a + 12, 4);
-			o->has_exporter = 1;
-			break;
-		}
-		case O_DOMAIN:
-			if (parse_u64(optarg, UINT32_MAX, &v) < 0)
-				return fail_usage("--domain '%s': 0..4294967295", optarg);
-			o->domain = (uint32_t)v;
-			break;
-		case O_SAMPLING_IES:
-			if (strcmp(optarg, "psamp") == 0)
-				o->legacy_sampling = 0;
-			else if (strcmp(optarg, "legacy") == 0)
-				o->legacy_sampling = 1;
-			else
-				return fail_usage("--sampling-ies '%s': psamp or legacy", optarg);
-			break;
-		case O_ALLOW_REMOTE:
-			o->allow_remote = 1;
-			break;
 		case ':':
 			return fail_usage("%s needs a value", argv[optind - 1]);
-		default:
+		case '?':
 			return fail_usage("unknown option '%s'", argv[optind - 1]);
+		default:
+			if ((rc = apply_opt(o, c, optarg)) != 0)
+				return rc;
+			o->given[c] = 1;
 		}
 	}
 	if (optind < argc)
 		return fail_usage("unexpected argument '%s'", argv[optind]);
+	if (o->scenario && (rc = apply_file(o)) != 0)
+		return rc;
 
 	/* Cross-checks. */
 	if (!!o->send + !!o->pcap != 1)
@@ -477,7 +597,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return fail_usage("%s", "--rate, --batch and --pool go with --send");
 	if (o->send && !o->allow_remote && !is_loopback(o->dst, o->dst_af))
 		return fail_usage("--send '%s': not a loopback address (add --allow-remote if you mean it)", o->send);
-	if (o->pool_given && o->nattacks)
+	if (o->pool_given && (o->nattacks || o->nbenign))
 		return fail_usage("%s", "--pool (benchmark mode) sends background only: no --attack");
 	if (o->pool_given && o->dump)
 		return fail_usage("%s", "--dump does not go with --pool");
@@ -519,7 +639,18 @@ static void summary_send(const struct opts *o, const struct gen_send_stats *st, 
 	if (scn)
 		fprintf(stderr, " background=%" PRIu64 " attack=%" PRIu64 " scenario=%.3fs", scn->bg_records,
 			scn->attack_records, (double)scn->end_us / 1e6);
+	if (scn && scn->nbenign)
+		fprintf(stderr, " benign=%" PRIu64, scn->benign_records);
 	fprintf(stderr, "\n");
+}
+
+/* An attack's or look-alike's error, at its --scenario line if it has one. */
+static void print_at(const struct opts *o, unsigned line, const char *err)
+{
+	if (line)
+		fprintf(stderr, "mamori-gen: %s:%u: %s\n", o->scenario, line, err);
+	else
+		fprintf(stderr, "mamori-gen: %s\n", err);
 }
 
 int main(int argc, char **argv)
@@ -559,12 +690,19 @@ int main(int argc, char **argv)
 	}
 	for (unsigned i = 0; i < o.nattacks; i++) {
 		if (gen_attack_resolve(&o.attacks[i], i, traffic, o.seed, o.sampling, o.duration, err, sizeof(err)) < 0) {
-			fprintf(stderr, "mamori-gen: %s\n", err);
+			print_at(&o, o.aline[i], err);
 			rc = 2;
 			goto out;
 		}
 		if (o.attacks[i].af == 6)
 			ipv6 = 1;
+	}
+	for (unsigned i = 0; i < o.nbenign; i++) {
+		if (gen_benign_resolve(&o.benign[i], i, traffic, o.seed, o.sampling, o.duration, err, sizeof(err)) < 0) {
+			print_at(&o, o.bline[i], err);
+			rc = 2;
+			goto out;
+		}
 	}
 	for (unsigned j = 0; j < o.nprefixes; j++)
 		if (o.prefixes[j].af == 6)
@@ -580,6 +718,10 @@ int main(int argc, char **argv)
 		.traffic = traffic,
 		.attacks = o.attacks,
 		.nattacks = o.nattacks,
+		.benign = o.benign,
+		.nbenign = o.nbenign,
+		.cycle_day = o.cycle_day,
+		.cycle_weekend = o.cycle_weekend,
 		.t0_ms = t0_ms,
 		.duration_us = o.duration < 0 ? UINT64_MAX : (uint64_t)llround(o.duration * 1e6),
 		.bg_rate = o.step_rate,
@@ -681,10 +823,12 @@ int main(int argc, char **argv)
 				scn.attack_records, (double)scn.end_us / 1e6);
 			if (o.fmt->per_packet)
 				fprintf(stderr, " samples=%" PRIu64, x.wire_records);
+			if (o.nbenign)
+				fprintf(stderr, " benign=%" PRIu64, scn.benign_records);
 			fprintf(stderr, "\n");
 		}
 	}
-	if (o.truth && gen_truth_write(o.truth, o.attacks, o.nattacks, t0_ms, scn.end_us) < 0) {
+	if (o.truth && gen_truth_write(o.truth, o.attacks, o.nattacks, o.benign, o.nbenign, t0_ms, scn.end_us) < 0) {
 		fprintf(stderr, "mamori-gen: %s: %s\n", o.truth, strerror(errno));
 		rc = 1;
 	}

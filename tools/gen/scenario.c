@@ -10,7 +10,15 @@
  * its arguments.  The exporter's open datagram is also flushed at every
  * whole scenario second (an exporter's export timer), so a quiet exporter
  * still sends at least once a second.
+ *
+ * Benign look-alikes (benign.c) are further sources, after the attacks.
+ * With a cycle (cycle_day, cycle_weekend) the background's record spacing
+ * follows the rate at the time of the previous record:
+ *   rate x (1 + day x cos(2 pi (hour - 15) / 24)) x (weekend ? w : 1)
+ * (hour of day UTC: a 15:00 peak, a 03:00 trough; the daily mean is the
+ * --step-rate), so a 24-hour scenario has a day and a night.
  */
+#include <math.h>
 #include <stdint.h>
 
 #include "gen.h"
@@ -23,6 +31,27 @@ static uint64_t bg_time_us(const struct gen_scenario *s, uint64_t n)
 	return t >= 1.8e19 ? UINT64_MAX : (uint64_t)t;
 }
 
+double gen_cycle_factor(const struct gen_scenario *s, uint64_t t_ms)
+{
+	double f = 1;
+	if (s->cycle_day > 0) {
+		double hour = (double)(t_ms % 86400000ull) / 3600000.0;
+		f *= 1 + s->cycle_day * cos(2 * M_PI * (hour - 15) / 24);
+	}
+	if (s->cycle_weekend > 0) {
+		/* 1970-01-01 was a Thursday: day 2 and 3 of a week from it are Sat, Sun */
+		uint64_t wd = (t_ms / 86400000ull) % 7;
+		if (wd == 2 || wd == 3)
+			f *= s->cycle_weekend;
+	}
+	return f < 0.01 ? 0.01 : f;
+}
+
+static int cycling(const struct gen_scenario *s)
+{
+	return s->cycle_day > 0 || (s->cycle_weekend > 0 && s->cycle_weekend != 1);
+}
+
 void gen_scenario_run(struct gen_scenario *s, struct gen_exporter *x, volatile sig_atomic_t *stop)
 {
 	struct mm_flow f;
@@ -31,7 +60,7 @@ void gen_scenario_run(struct gen_scenario *s, struct gen_exporter *x, volatile s
 	uint64_t next_tick = 1000000;
 	uint64_t now = 0;
 
-	s->records = s->bg_records = s->attack_records = 0;
+	s->records = s->bg_records = s->attack_records = s->benign_records = 0;
 	for (;;) {
 		if ((stop && *stop) || x->failed)
 			break;
@@ -44,6 +73,11 @@ void gen_scenario_run(struct gen_scenario *s, struct gen_exporter *x, volatile s
 			if (s->attacks[i].next_us < t) {
 				t = s->attacks[i].next_us;
 				src = (int)i;
+			}
+		for (unsigned i = 0; i < s->nbenign; i++)
+			if (s->benign[i].next_us < t) {
+				t = s->benign[i].next_us;
+				src = (int)(s->nattacks + i);
 			}
 		if (t == UINT64_MAX && s->duration_us == UINT64_MAX)
 			break; /* nothing left to send and no end: done */
@@ -61,8 +95,16 @@ void gen_scenario_run(struct gen_scenario *s, struct gen_exporter *x, volatile s
 		if (src < 0) {
 			gen_traffic_next(s->traffic, t_ms, &f);
 			bg_n++;
-			next_bg = bg_time_us(s, bg_n);
+			if (!cycling(s)) {
+				next_bg = bg_time_us(s, bg_n);
+			} else {
+				double dt = 1e6 / (s->bg_rate * gen_cycle_factor(s, t_ms));
+				next_bg = t + (uint64_t)ceil(dt);
+			}
 			s->bg_records++;
+		} else if ((unsigned)src >= s->nattacks) {
+			gen_benign_next(&s->benign[src - (int)s->nattacks], s->traffic, s->t0_ms, &f);
+			s->benign_records++;
 		} else {
 			gen_attack_next(&s->attacks[src], s->traffic, s->t0_ms, &f);
 			s->attack_records++;
@@ -71,7 +113,10 @@ void gen_scenario_run(struct gen_scenario *s, struct gen_exporter *x, volatile s
 		f.domain = x->c.domain;
 		f.template_id = x->c.fmt->template_id(f.af);
 		if (s->dump)
-			gen_dump_record(s->dump, &f, src < 0 ? "background" : gen_attack_class_name(s->attacks[src].cls));
+			gen_dump_record(s->dump, &f,
+					src < 0 ? "background"
+					: (unsigned)src >= s->nattacks ? "benign"
+								       : gen_attack_class_name(s->attacks[src].cls));
 		gen_exporter_add(x, &f, t_ms);
 		s->records++;
 	}

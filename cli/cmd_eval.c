@@ -141,7 +141,16 @@ struct vec_att {
 	size_t n, cap;
 };
 
-static int read_truth(const char *path, struct vec_att *out, unsigned long *bad, unsigned long *unmatched)
+struct vec_look {
+	struct mm_eval_lookalike *v;
+	size_t n, cap;
+};
+
+/* Truth lines of class "benign" (look-alikes) go to *look (may be NULL:
+ * skipped), "unmatched" ones (labelled traffic of no class of ours) are
+ * counted in *unmatched, the rest are attacks. */
+static int read_truth(const char *path, struct vec_att *out, struct vec_look *look, unsigned long *bad,
+		      unsigned long *unmatched)
 {
 	struct reader r = { .path = path };
 	int col[T_NCOL];
@@ -184,6 +193,30 @@ static int read_truth(const char *path, struct vec_att *out, unsigned long *bad,
 		memset(&a, 0, sizeof(a));
 		if (nf <= col[T_CLASS] || nf <= col[T_TARGET] || nf <= col[T_START] || nf <= col[T_END]) {
 			bad_line(&r, "too few columns");
+			continue;
+		}
+		if (strcmp(f[col[T_CLASS]], "benign") == 0) {
+			struct mm_eval_lookalike l;
+			if (look == NULL)
+				continue;
+			memset(&l, 0, sizeof(l));
+			if (canon_key(f[col[T_TARGET]], l.key, sizeof(l.key)) < 0 ||
+			    parse_time_ms(f[col[T_START]], &l.start_ms) < 0 || parse_time_ms(f[col[T_END]], &l.end_ms) < 0 ||
+			    l.end_ms < l.start_ms) {
+				bad_line(&r, "benign: target, start or end unreadable");
+				continue;
+			}
+			if (look->n == look->cap) {
+				size_t nc = look->cap ? look->cap * 2 : 16;
+				struct mm_eval_lookalike *nv = realloc(look->v, nc * sizeof(*nv));
+				if (nv == NULL) {
+					fprintf(stderr, "mamori eval: out of memory\n");
+					goto out;
+				}
+				look->v = nv;
+				look->cap = nc;
+			}
+			look->v[look->n++] = l;
 			continue;
 		}
 		if ((a.cls = mm_eval_truth_class(f[col[T_CLASS]])) == MM_EVAL_UNMATCHED) {
@@ -710,6 +743,7 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 	int json = 0, strict = 0, verbose = 0, have_max_false = 0, ch, rc = 2;
 	unsigned long bad = 0, unmatched = 0;
 	struct vec_att va = { 0 };
+	struct vec_look vl = { 0 };
 	struct vec_ev ve = { 0 };
 	struct mm_eval *r = NULL;
 	struct mm_sweep_args sw = { 0 };
@@ -778,7 +812,7 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 		}
 		unsigned long unm = 0;
 
-		if (read_truth(truth, &va, &bad, &unm) < 0)
+		if (read_truth(truth, &va, NULL, &bad, &unm) < 0)
 			return 2;
 		if (unm)
 			fprintf(stderr, "mamori eval: %lu unmatched truth rows (no class) not scored\n", unm);
@@ -807,7 +841,7 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 	else if (det_log && read_det_log(det_log, &hw) < 0)
 		return 2;
 
-	if (read_truth(truth, &va, &bad, &unmatched) < 0 || read_alerts(alerts, &ve, &alert_step, &bad) < 0)
+	if (read_truth(truth, &va, &vl, &bad, &unmatched) < 0 || read_alerts(alerts, &ve, &alert_step, &bad) < 0)
 		goto out;
 	if (step && alert_step && step != alert_step) {
 		fprintf(stderr, "mamori eval: --step %" PRIu64 " but the alerts say step_s %" PRIu64 "\n", step,
@@ -865,6 +899,12 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 		if (unmatched)
 			printf("; %lu unmatched truth row%s (no class) not scored", unmatched, unmatched == 1 ? "" : "s");
 		printf("\n");
+		if (vl.n) {
+			unsigned la, lf = mm_eval_lookalike_false(r, &p, vl.v, vl.n, &la);
+			unsigned all = o->false_act + o->false_inv;
+			printf("%zu benign look-alikes: %u of the %u false alerts on them (act %u); %u elsewhere (act %u)\n",
+			       vl.n, lf, all, la, all - lf, o->false_act - la);
+		}
 		if (verbose)
 			print_verbose(r, va.v, stdout);
 	}
@@ -891,6 +931,7 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 out:
 	mm_eval_free(r);
 	free(va.v);
+	free(vl.v);
 	free(ve.v);
 	return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "mamori/classes.h"
 #include "mamori/eval.h"
+#include "mamori/prefix.h"
 
 int mm_eval_truth_class(const char *name)
 {
@@ -391,4 +392,42 @@ void mm_eval_free(struct mm_eval *r)
 const struct mm_eval_row *mm_eval_overall(const struct mm_eval *r)
 {
 	return r->nrows ? &r->rows[r->nrows - 1] : NULL;
+}
+
+static int lookalike_key(const char *lk, const char *key)
+{
+	struct mm_prefix pf;
+	const char *why;
+	uint8_t a[16];
+
+	if (strcmp(lk, key) == 0)
+		return 1;
+	return strchr(lk, '/') && !strchr(key, '/') && mm_prefix_parse(lk, &pf, &why) == 0 &&
+	       mm_addr_parse(key, a) >= 0 && mm_prefix_contains(&pf, a);
+}
+
+unsigned mm_eval_lookalike_false(const struct mm_eval *r, const struct mm_eval_params *p,
+				 const struct mm_eval_lookalike *l, size_t nl, unsigned *act)
+{
+	uint64_t step_ms = (uint64_t)(p->step_s ? p->step_s : 1) * 1000;
+	unsigned n = 0, na = 0;
+
+	for (size_t i = 0; i < r->ninc; i++) {
+		const struct mm_eval_incident *in = &r->inc[i];
+		if (in->attack >= 0 || in->secondary)
+			continue;
+		for (size_t j = 0; j < nl; j++) {
+			uint64_t first = l[j].start_ms / step_ms;
+			uint64_t last = l[j].end_ms > l[j].start_ms ? (l[j].end_ms - 1) / step_ms : first;
+			if (in->first_step >= first && in->first_step <= last + p->slow_window_steps &&
+			    lookalike_key(l[j].key, in->key)) {
+				n++;
+				na += in->act != 0;
+				break;
+			}
+		}
+	}
+	if (act)
+		*act = na;
+	return n;
 }

@@ -136,6 +136,21 @@ void mm_eval_free(struct mm_eval *r);
 #define MM_EVAL_UNMATCHED (-2)
 int mm_eval_truth_class(const char *name);
 
+/* A benign look-alike of the ground truth (class "benign": a flash crowd,
+ * a CDN download, a backup, update checks; docs/scenarios.md). */
+struct mm_eval_lookalike {
+	char key[MM_EVAL_KEY_MAX];    /* the host, or a prefix (update checks) */
+	uint64_t start_ms, end_ms;
+};
+
+/* The false alerts of r that fall on a look-alike: an unmatched,
+ * non-secondary incident whose key is the look-alike's host (or an
+ * address inside its prefix) and whose first step lies in [the
+ * look-alike's first step, its last step + the slow window].  Returns
+ * their number; *act (when not NULL) gets those of tier act. */
+unsigned mm_eval_lookalike_false(const struct mm_eval *r, const struct mm_eval_params *p,
+				 const struct mm_eval_lookalike *l, size_t nl, unsigned *act);
+
 /* Is the class one of the slow ones (scans, brute force, exfiltration)? */
 int mm_eval_slow_class(int cls);
 /* The overall row (always the last). */

@@ -427,6 +427,39 @@ START_TEST(test_truth_class)
 }
 END_TEST
 
+/* False alerts on benign look-alikes: on the look-alike's host (or inside
+ * its prefix) within its steps + the slow window count; elsewhere, later,
+ * or matched to an attack they do not. */
+START_TEST(test_lookalike_false)
+{
+	struct mm_eval_attack a[] = { atk(MM_CLASS_FLOOD, "10.0.1.10", "", 150, 300, 20) };
+	struct mm_eval_event e[] = {
+		ev(MM_EVAL_START, "m", MM_CLASS_FLOOD, "10.0.1.10", "", 1, 16, 16, 0),	  /* matched */
+		ev(MM_EVAL_START, "f1", MM_CLASS_FLOOD, "10.0.2.3", "", 1, 22, 22, 0),	  /* on the crowd */
+		ev(MM_EVAL_START, "f2", MM_CLASS_OUTBOUND_SCAN, "10.0.0.7", "", 0, 40, 40, 0), /* in the /24 */
+		ev(MM_EVAL_START, "f3", MM_CLASS_FLOOD, "10.0.2.3", "", 0, 90, 90, 0),	  /* too late */
+		ev(MM_EVAL_START, "f4", MM_CLASS_FLOOD, "10.0.3.3", "", 0, 22, 22, 0),	  /* elsewhere */
+	};
+	struct mm_eval_lookalike l[2];
+	memset(l, 0, sizeof(l));
+	snprintf(l[0].key, sizeof(l[0].key), "10.0.2.3");
+	l[0].start_ms = (T0 + 200) * 1000;
+	l[0].end_ms = (T0 + 400) * 1000; /* steps 20..39, grace to 69 */
+	snprintf(l[1].key, sizeof(l[1].key), "10.0.0.0/24");
+	l[1].start_ms = (T0 + 300) * 1000;
+	l[1].end_ms = (T0 + 500) * 1000;
+	struct mm_eval *r = run(a, 1, e, 5);
+	unsigned act = 99;
+	struct mm_eval_params p = P;
+
+	ck_assert_uint_eq(mm_eval_lookalike_false(r, &p, l, 2, &act), 2);
+	ck_assert_uint_eq(act, 1);
+	ck_assert_uint_eq(mm_eval_lookalike_false(r, &p, l, 0, NULL), 0);
+	ck_assert_uint_eq(mm_eval_overall(r)->false_act + mm_eval_overall(r)->false_inv, 4);
+	mm_eval_free(r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("eval");
@@ -443,6 +476,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_strength_groups);
 	tcase_add_test(tc, test_vector_and_params);
 	tcase_add_test(tc, test_truth_class);
+	tcase_add_test(tc, test_lookalike_false);
 	suite_add_tcase(s, tc);
 	return s;
 }

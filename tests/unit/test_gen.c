@@ -1604,6 +1604,215 @@ END_TEST
 
 /* ------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------ */
+/* Scenario files, look-alikes, the cycle (docs/scenarios.md)           */
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs(text, fp);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+static int same_file(const char *a, const char *b)
+{
+	size_t la, lb;
+	char *x = slurp(a, &la), *y = slurp(b, &lb);
+	int same = x && y && la == lb && memcmp(x, y, la) == 0;
+	free(x);
+	free(y);
+	return same;
+}
+
+/* A file says what the options say, byte for byte; the command line wins
+ * over the file; attack lines add to --attack. */
+START_TEST(test_scenario_file_equals_cli)
+{
+	char scn[PATH_MAX]; /* tmp()'s buffers are reused */
+	char *err;
+	snprintf(scn, sizeof(scn), "%s", tmp("a.scn"));
+	write_text(scn, "# a comment line\n"
+			"seed 9   # trailing comment\n"
+			"format ipfix\n"
+			"\n"
+			"hosts 300\n"
+			"prefix 10.1.0.0/24\n"
+			"prefix 10.2.0.0/24\n"
+			"sampling 100\n"
+			"duration 30\n"
+			"\tstep-rate 300\n"
+			"attack flood:victim=10.1.0.7,start=5,end=20,pps=50\n");
+	ck_assert_int_eq(gen(&err, "--scenario '%s' --pcap '%s' --truth '%s'", scn, tmp("f.pcap"), tmp("f.tsv")), 0);
+	free(err);
+	ck_assert_int_eq(gen(&err, "-s 9 -f ipfix --hosts 300 --prefix 10.1.0.0/24 --prefix 10.2.0.0/24 --sampling 100 "
+				   "--duration 30 --step-rate 300 --attack flood:victim=10.1.0.7,start=5,end=20,pps=50 "
+				   "--pcap '%s' --truth '%s'",
+			 tmp("c.pcap"), tmp("c.tsv")),
+			 0);
+	free(err);
+	ck_assert_msg(same_file(tmp("f.pcap"), tmp("c.pcap")), "scenario file and options differ");
+	ck_assert_msg(same_file(tmp("f.tsv"), tmp("c.tsv")), "ground truths differ");
+
+	/* overrides: duration and seed from the command line, one more attack */
+	ck_assert_int_eq(gen(&err, "--scenario '%s' --duration 25 -s 4 --attack syn_flood:victim=10.2.0.3,start=1,end=2 "
+				   "--pcap '%s' --truth '%s'",
+			 scn, tmp("o.pcap"), tmp("o.tsv")),
+			 0);
+	ck_assert_uint_eq(summary(err, "background"), 25 * 300);
+	free(err);
+	ck_assert_int_eq(gen(&err, "-s 4 -f ipfix --hosts 300 --prefix 10.1.0.0/24 --prefix 10.2.0.0/24 --sampling 100 "
+				   "--duration 25 --step-rate 300 --attack syn_flood:victim=10.2.0.3,start=1,end=2 "
+				   "--attack flood:victim=10.1.0.7,start=5,end=20,pps=50 --pcap '%s' --truth '%s'",
+			 tmp("p.pcap"), tmp("p.tsv")),
+			 0);
+	free(err);
+	ck_assert_msg(same_file(tmp("o.pcap"), tmp("p.pcap")), "overridden scenario differs from its options");
+	/* a --prefix replaces all the file's prefixes */
+	ck_assert_int_eq(gen(&err, "--scenario '%s' --prefix 10.9.0.0/16 --pcap '%s'", scn, tmp("q.pcap")), 2);
+	ck_assert_msg(strstr(err, "a.scn:11: ") && strstr(err, "victim"), "%s", err);
+	free(err);
+}
+END_TEST
+
+static const struct {
+	const char *text;
+	const char *want; /* in stderr, after "mamori-gen: " */
+} bad_files[] = {
+	{ "seed 1\nhots 5\n", "e.scn:2: unknown key 'hots'" },
+	{ "seed 1\n\nseed 2\n", "e.scn:3: seed repeated (first on line 1)" },
+	{ "duration\n", "e.scn:1: duration takes one value" },
+	{ "duration 10 20\n", "e.scn:1: duration takes one value" },
+	{ "# x\nhosts 0\n", "e.scn:2: --hosts '0'" },
+	{ "format v7\n", "e.scn:1: -f 'v7'" },
+	{ "prefix 10.0.0.1/16\n", "e.scn:1: --prefix" },
+	{ "duration 10\nattack flood:victim=10.0.0.5,end=20\n", "e.scn:2: --attack" },
+	{ "attack flood:colour=red\n", "e.scn:1: " },
+	{ "benign flash_crowd:host=10.0.0.5,colour=red\n", "e.scn:1: benign flash_crowd: unknown key 'colour'" },
+	{ "benign tsunami:x=2\n", "e.scn:1: benign 'tsunami': unknown kind" },
+	{ "benign backup:host=192.0.2.1\n", "e.scn:1: benign backup: host is not inside a monitored prefix" },
+	{ "benign update_check:x=2\n", "e.scn:1: benign update_check: x= needs a host" },
+	{ "cycle day=1.5\n", "e.scn:1: --cycle 'day=1.5'" },
+};
+
+START_TEST(test_scenario_file_errors)
+{
+	char scn[PATH_MAX];
+	char *err;
+	snprintf(scn, sizeof(scn), "%s", tmp("e.scn"));
+	write_text(scn, bad_files[_i].text);
+	int rc = gen(&err, "--scenario '%s' --pcap '%s'", scn, tmp("e.pcap"));
+	ck_assert_msg(rc == 2 && strstr(err, bad_files[_i].want), "file %d (%s): exit %d, stderr '%s', want '%s'", _i,
+		      bad_files[_i].text, rc, err, bad_files[_i].want);
+	free(err);
+	/* a long line, a missing file */
+	char big[700];
+	memset(big, 'a', sizeof(big) - 2);
+	big[sizeof(big) - 2] = '\n';
+	big[sizeof(big) - 1] = '\0';
+	write_text(scn, big);
+	ck_assert_int_eq(gen(&err, "--scenario '%s' --pcap '%s'", scn, tmp("e.pcap")), 2);
+	ck_assert_msg(strstr(err, "e.scn:1: line longer than 512"), "%s", err);
+	free(err);
+	ck_assert_int_eq(gen(&err, "--scenario '%s' --pcap '%s'", tmp("none.scn"), tmp("e.pcap")), 2);
+	ck_assert_msg(strstr(err, "none.scn: No such file"), "%s", err);
+	free(err);
+}
+END_TEST
+
+/* Look-alikes: their records (origin benign in the dump, as many as the
+ * summary says, in time order, with the right host and ports) and their
+ * ground-truth lines after the attacks. */
+START_TEST(test_benign_lookalikes)
+{
+	char *err;
+	ck_assert_int_eq(gen(&err, "-f ipfix --hosts 500 --duration 60 --step-rate 100 --pcap '%s' --dump '%s' --truth '%s' "
+				   "--attack flood:victim=10.0.0.9,start=10,end=20 "
+				   "--benign flash_crowd:host=10.0.0.3,pps=20,start=5,end=35 "
+				   "--benign backup:host=10.0.0.4,target=203.0.113.9,pps=10 "
+				   "--benign cdn:host=10.0.0.5,x=4,start=30 "
+				   "--benign update_check:prefix=10.0.1.0/28,period=20,burst=5,pps=8",
+			 tmp("b.pcap"), tmp("b.dump"), tmp("b.tsv")),
+			 0);
+	uint64_t nb = summary(err, "benign");
+	free(err);
+	char *d = slurp(tmp("b.dump"), NULL);
+	uint64_t n = 0, crowd_in = 0, crowd_out = 0, backup_out = 0, upd = 0, last = 0;
+	int ordered = 1;
+	for (char *save, *l = strtok_r(d, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char src[64], dst[64], origin[32];
+		unsigned long long st, en;
+		unsigned sp, dp;
+		if (sscanf(l, "%llu\t%llu\t%63s\t%u\t%63s\t%u\t%*u\t%*s\t%*u\t%*u\t%*u\t%31s", &st, &en, src, &sp, dst, &dp,
+			   origin) != 7 ||
+		    strcmp(origin, "benign") != 0)
+			continue;
+		n++;
+		ordered &= en >= last || last - en < 6000;
+		last = en;
+		crowd_in += strcmp(dst, "10.0.0.3") == 0 && dp == 443;
+		crowd_out += strcmp(src, "10.0.0.3") == 0 && sp == 443;
+		backup_out += strcmp(src, "10.0.0.4") == 0 && strcmp(dst, "203.0.113.9") == 0 && dp == 22;
+		if (strncmp(src, "10.0.1.", 7) == 0 && dp == 443) {
+			upd++;
+			/* only in the first 5 s of each 20-s period */
+			ck_assert_msg((en / 1000 - T0) % 20 < 6, "update check outside its burst: %s", l);
+		}
+	}
+	free(d);
+	ck_assert_uint_eq(n, nb);
+	ck_assert(ordered);
+	ck_assert_uint_gt(crowd_in, 100);
+	ck_assert_uint_eq(crowd_in, crowd_out);
+	ck_assert_uint_gt(backup_out, 100);
+	ck_assert_uint_gt(upd, 10);
+
+	char *t = slurp(tmp("b.tsv"), NULL);
+	ck_assert_msg(strstr(t, "flood\tudp\tvictim\t10.0.0.9\t1700000010\t1700000020\t") != NULL, "%s", t);
+	ck_assert_msg(strstr(t, "\nbenign\tflash_crowd\tlookalike\t10.0.0.3\t1700000005\t1700000035\t20\t-\n") != NULL, "%s",
+		      t);
+	ck_assert_msg(strstr(t, "\nbenign\tbackup\tlookalike\t10.0.0.4\t1700000000\t1700000060\t10\t-\n") != NULL, "%s", t);
+	ck_assert_msg(strstr(t, "\nbenign\tcdn\tlookalike\t10.0.0.5\t1700000030\t1700000060\t") != NULL, "%s", t);
+	ck_assert_msg(strstr(t, "\nbenign\tupdate_check\tlookalike\t10.0.1.0/28\t1700000000\t1700000060\t8\t-\n") != NULL,
+		      "%s", t);
+	ck_assert_msg(strstr(t, "flood") < strstr(t, "benign"), "attacks first: %s", t);
+	free(t);
+}
+END_TEST
+
+/* The cycle: an hour at the 03:00 trough has ~(1-A)/(1+A) the records of
+ * one at the 15:00 peak; a Saturday W times a Tuesday's; "off" changes
+ * nothing. */
+START_TEST(test_cycle)
+{
+	char *err;
+	/* 2023-11-14 (Tuesday) 03:00 and 15:00 UTC; 2023-11-18 (Saturday) 15:00 */
+	const uint64_t night = 1699930800, peak = 1699974000, sat = 1700319600;
+	uint64_t bg[3];
+	const uint64_t at[3] = { night, peak, sat };
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(gen(&err, "--hosts 100 --duration 600 --step-rate 100 --cycle day=0.5,weekend=0.5 "
+					   "--start %llu --pcap '%s'",
+				 (unsigned long long)at[i], tmp("y.pcap")),
+				 0);
+		bg[i] = summary(err, "background");
+		free(err);
+	}
+	ck_assert_msg(bg[0] > 600 * 100 * 0.5 * 0.97 && bg[0] < 600 * 100 * 0.5 * 1.03, "night %llu",
+		      (unsigned long long)bg[0]);
+	ck_assert_msg(bg[1] > 600 * 100 * 1.5 * 0.97 && bg[1] < 600 * 100 * 1.5 * 1.03, "peak %llu",
+		      (unsigned long long)bg[1]);
+	ck_assert_msg(bg[2] > bg[1] * 0.5 * 0.97 && bg[2] < bg[1] * 0.5 * 1.03, "saturday %llu vs %llu",
+		      (unsigned long long)bg[2], (unsigned long long)bg[1]);
+	ck_assert_int_eq(gen(&err, "--hosts 100 --duration 30 --cycle off --pcap '%s'", tmp("off.pcap")), 0);
+	free(err);
+	ck_assert_int_eq(gen(&err, "--hosts 100 --duration 30 --pcap '%s'", tmp("none.pcap")), 0);
+	free(err);
+	ck_assert(same_file(tmp("off.pcap"), tmp("none.pcap")));
+}
+END_TEST
+
+
 static Suite *gen_suite(void)
 {
 	Suite *s = suite_create("gen");
@@ -1634,6 +1843,10 @@ static Suite *gen_suite(void)
 	tcase_add_test(tc, test_truth_clipped_by_count);
 	tcase_add_test(tc, test_attack_shapes);
 	tcase_add_test(tc, test_strength_multiple_of_baseline);
+	tcase_add_test(tc, test_scenario_file_equals_cli);
+	tcase_add_loop_test(tc, test_scenario_file_errors, 0, (int)(sizeof(bad_files) / sizeof(bad_files[0])));
+	tcase_add_test(tc, test_benign_lookalikes);
+	tcase_add_test(tc, test_cycle);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("send");

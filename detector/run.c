@@ -24,6 +24,7 @@ struct det_prefix {
 	uint64_t acc_step;             /* the step `sum` is for */
 	uint32_t fast_steps;
 	double top_excess;             /* the largest mm_inbound_excess of a host that hit */
+	double excess;                 /* the prefix's own mm_inbound_excess this step */
 	double completeness;           /* the lowest of its hosts', -1 unknown */
 	unsigned ncoll, morecoll;      /* collectors of the first host with any */
 	char coll[MM_EVIDENCE_COLLECTORS][MM_NAME_MAX];
@@ -56,7 +57,18 @@ struct held {
 	struct mm_incident_obs obs;
 	struct mm_evidence ev;
 	struct det_prefix *pf;
+	double excess;                 /* the host's mm_inbound_excess */
 };
+
+/* A host carrying at least this share of its prefix's inbound excess is
+ * a target in its own right: its incident stands beside the prefix's
+ * carpet bombing instead of being folded into it. */
+#define FOLD_MAX_SHARE 0.25
+/* Host attacks inside a prefix stop its learning only when they are a
+ * noticeable part of its inbound packets: with hundreds of hosts, one of
+ * them is nearly always a little hot, and a prefix frozen by every blip
+ * keeps the level of its first steps. */
+#define PREFIX_FREEZE_SHARE 0.05
 
 struct mm_det {
 	const struct mm_config *cfg;
@@ -287,7 +299,7 @@ static int is_inbound(enum mm_class k)
 /* Keep a host's inbound observation until its prefix is scored.  0, or
  * -1 when there is no room (the caller observes it at once). */
 static int hold(struct mm_det *d, const struct mm_incident_key *key, const struct mm_incident_obs *obs,
-		const struct mm_evidence *ev, struct det_prefix *pf)
+		const struct mm_evidence *ev, struct det_prefix *pf, double excess)
 {
 	struct held *e;
 
@@ -308,6 +320,7 @@ static int hold(struct mm_det *d, const struct mm_incident_key *key, const struc
 	e->ev = *ev;
 	e->obs.ev = NULL;
 	e->pf = pf;
+	e->excess = excess;
 	return 0;
 }
 
@@ -433,7 +446,7 @@ int mm_det_score(struct mm_det *d, struct mm_det_host *h, uint64_t step, const s
 				mm_evidence_set_collectors(&ev, who->id, who->n, who->more);
 			ev.completeness = completeness;
 			mm_incident_obs_from(&obs, cs, &ev);
-			if (pf == NULL || !is_inbound((enum mm_class)k) || hold(d, &key, &obs, &ev, pf) < 0)
+			if (pf == NULL || !is_inbound((enum mm_class)k) || hold(d, &key, &obs, &ev, pf, mm_inbound_excess(&res)) < 0)
 				started += observe(d, &key, step, &obs);
 		}
 		if (!hot && mm_incidents_find(d->inc, &key) != NULL)
@@ -451,7 +464,8 @@ int mm_det_score(struct mm_det *d, struct mm_det_host *h, uint64_t step, const s
 
 /* Score the prefixes touched this step, then release the held host
  * observations: those of a prefix under carpet bombing are folded into
- * its incident (counted), the rest observed. */
+ * its incident (counted) unless the host carries a good part of it, the
+ * rest observed. */
 static void score_prefixes(struct mm_det *d, uint64_t step)
 {
 	double step_s = d->cfg->step_s ? d->cfg->step_s : 1;
@@ -484,15 +498,24 @@ static void score_prefixes(struct mm_det *d, uint64_t step)
 			observe(d, &key, step, &obs);
 		}
 		pf->carpet = mm_incidents_find(d->inc, &key) != NULL;
+		pf->excess = mm_inbound_excess(&res);
 		/* A host attack inside the prefix is not its normal either. */
-		hot = res.hot || pf->carpet || pf->top_excess > 0;
+		hot = res.hot || pf->carpet ||
+		      pf->top_excess > PREFIX_FREEZE_SHARE * (ff.value_sampled[MM_F_FLOOD_PKTS_IN] +
+							     ff.value_sampled[MM_F_SYN_PKTS_IN] +
+							     ff.value_sampled[MM_F_AMP_PKTS_IN]);
+		/* Nor are the partial windows of the data's first steps (a
+		 * replay's or a collector's start): a prefix sums hundreds of
+		 * hosts, and the ramp would stay in its mean for a long while. */
+		if (pf->fast_steps < d->cfg->window_steps)
+			hot = 1;
 		mm_baseline_learn(&pf->base, p, &v, &d->tow[pf->group], hot, 0);
 		d->st.prefixes_scored++;
 	}
 	for (size_t i = 0; i < d->nheld; i++) {
 		struct held *e = &d->held[i];
 
-		if (e->pf->carpet) {
+		if (e->pf->carpet && e->excess < FOLD_MAX_SHARE * e->pf->excess) {
 			d->st.folded++;
 			continue;
 		}

@@ -57,7 +57,7 @@ TOOLS = $(BUILD)/tools/pktsend
 TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all check unit integration deps fuzz fuzz-build bench demo valgrind install clean
+.PHONY: all check unit integration deps fuzz fuzz-build bench demo compare valgrind install clean
 all: $(PROGS) $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c
@@ -143,6 +143,10 @@ fuzz: fuzz-build
 
 bench: all $(BENCHES)
 	@BUILD=$(BUILD) sh bench/run.sh
+
+# mamori vs fastnetmon on one scenario, in real time (~11 min; docs/compare.md)
+compare: all
+	@BUILD=$(BUILD) sh tools/compare-fastnetmon.sh $(BUILD)/compare
 
 demo:
 	@sh tools/deps.sh

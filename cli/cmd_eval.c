@@ -28,7 +28,7 @@ void mm_cmd_eval_usage(FILE *f)
 {
 	fprintf(f, "       mamori [-c FILE] eval --truth TRUTH.tsv --alerts ALERTS.jsonl [--step S]\n"
 		   "                    [--window N] [--slow-window N] [--hosts N --steps M | --det-log LOG]\n"
-		   "                    [--csv OUT.csv] [--json] [-v] [--strict]\n"
+		   "                    [--csv OUT.csv] [--json] [-v] [--strict] [--any-class]\n"
 		   "                    [--min-recall X] [--max-false N]\n"
 		   "  eval             match alerts to the ground truth: recall, precision, false alerts, delay\n"
 		   "    --truth F      ground truth of mamori-gen --truth\n"
@@ -41,6 +41,7 @@ void mm_cmd_eval_usage(FILE *f)
 		   "    --json         one JSON object per row instead of the table\n"
 		   "    -v             also every attack's verdict and every false alert\n"
 		   "    --strict       a bad input line is an error (exit 2), not skipped\n"
+		   "    --any-class    match on host and time only, for a detector that does not classify\n"
 		   "    --min-recall X, --max-false N   exit 1 unless overall recall >= X, false alerts <= N\n"
 		   "       mamori -c FILE eval --truth TRUTH.tsv --sweep SECTION.KEY=FROM:TO:STEP [--sweep ...]\n"
 		   "                    [--csv OUT.csv] [--plots DIR] [--detector PATH] [--keep]\n"
@@ -723,7 +724,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi, u
 int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 {
 	enum { O_TRUTH = 256, O_ALERTS, O_STEP, O_WINDOW, O_SLOW, O_HOSTS, O_STEPS, O_DETLOG, O_CSV, O_JSON, O_STRICT,
-	       O_MINRECALL, O_MAXFALSE, O_SWEEP, O_PLOTS, O_DETECTOR, O_KEEP };
+	       O_MINRECALL, O_MAXFALSE, O_SWEEP, O_PLOTS, O_DETECTOR, O_KEEP, O_ANYCLASS };
 	static const struct option longopts[] = {
 		{ "truth", required_argument, NULL, O_TRUTH },	  { "alerts", required_argument, NULL, O_ALERTS },
 		{ "step", required_argument, NULL, O_STEP },	  { "window", required_argument, NULL, O_WINDOW },
@@ -734,13 +735,13 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 		{ "max-false", required_argument, NULL, O_MAXFALSE }, { "verbose", no_argument, NULL, 'v' },
 		{ "sweep", required_argument, NULL, O_SWEEP },	  { "plots", required_argument, NULL, O_PLOTS },
 		{ "detector", required_argument, NULL, O_DETECTOR }, { "keep", no_argument, NULL, O_KEEP },
-		{ NULL, 0, NULL, 0 },
+		{ "any-class", no_argument, NULL, O_ANYCLASS },	  { NULL, 0, NULL, 0 },
 	};
 	const char *truth = NULL, *alerts = NULL, *det_log = NULL, *csv = NULL;
 	uint64_t step = 0, window = cfg ? cfg->window_steps : 6, slow = cfg ? cfg->slow_window_steps : 30;
 	uint64_t hosts = 0, steps = 0, max_false = 0, alert_step = 0, hw = 0;
 	double min_recall = NAN;
-	int json = 0, strict = 0, verbose = 0, have_max_false = 0, ch, rc = 2;
+	int json = 0, strict = 0, verbose = 0, any_class = 0, have_max_false = 0, ch, rc = 2;
 	unsigned long bad = 0, unmatched = 0;
 	struct vec_att va = { 0 };
 	struct vec_look vl = { 0 };
@@ -778,6 +779,7 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 		case O_CSV: csv = optarg; break;
 		case O_JSON: json = 1; break;
 		case O_STRICT: strict = 1; break;
+		case O_ANYCLASS: any_class = 1; break;
 		case 'v': verbose = 1; break;
 		case O_MINRECALL:
 			min_recall = strtod(optarg, &end);
@@ -857,7 +859,7 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 			goto out;
 	}
 
-	struct mm_eval_params p = { (uint32_t)step, (uint32_t)window, (uint32_t)slow, hw };
+	struct mm_eval_params p = { (uint32_t)step, (uint32_t)window, (uint32_t)slow, hw, any_class };
 	r = mm_eval_run(&p, va.v, va.n, ve.v, ve.n, err, sizeof(err));
 	if (r == NULL) {
 		fprintf(stderr, "mamori eval: %s\n", err);

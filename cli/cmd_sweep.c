@@ -316,7 +316,7 @@ int mm_cmd_sweep(const struct mm_config *cfg, const struct mm_sweep_args *a)
 			goto out;
 		}
 		struct mm_eval_params p = { step_s ? (uint32_t)step_s : cfg->step_s, cfg->window_steps,
-					    mm_slow_window_steps(cfg), hw };
+					    mm_slow_window_steps(cfg), hw, 0 };
 		r = mm_eval_run(&p, a->attacks, a->nattacks, ev, nev, err, sizeof(err));
 		free(ev);
 		if (r == NULL) {

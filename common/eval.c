@@ -174,12 +174,13 @@ static void match(struct mm_eval *r, const struct mm_eval_params *p, const struc
 		long best = -1;
 
 		for (size_t j = 0; j < na; j++)
-			if (a[j].cls == in->cls && strcmp(a[j].key, in->key) == 0 &&
-			    in_window(p, &r->verdict[j], in->cls, in->first_step) && better(r->verdict, best, (long)j))
+			if ((p->any_class || a[j].cls == in->cls) && strcmp(a[j].key, in->key) == 0 &&
+			    in_window(p, &r->verdict[j], a[j].cls, in->first_step) && better(r->verdict, best, (long)j))
 				best = (long)j;
 		if (best >= 0) {
 			struct mm_eval_verdict *v = &r->verdict[best];
 			in->attack = best;
+			in->cls = a[best].cls; /* the same unless any_class */
 			if (v->incidents++ == 0) {
 				v->first_incident = (long)i;
 				v->delay = (int64_t)(in->first_step - v->first_step);

@@ -16,7 +16,9 @@
  * window for the fast classes and the slow window for the slow ones.  A
  * brute-force incident with vector "target" on the attack's target (the
  * truth's peer; any host when the truth names none) is a secondary match,
- * counted apart.  Every other incident is a false alert.
+ * counted apart.  Every other incident is a false alert.  With any_class
+ * the class is not compared (the host and the time still are): a matched
+ * incident takes its attack's class, the grace is the attack's.
  */
 #ifndef MAMORI_EVAL_H
 #define MAMORI_EVAL_H
@@ -58,6 +60,9 @@ struct mm_eval_params {
 	uint32_t window_steps;      /* grace for the fast classes */
 	uint32_t slow_window_steps; /* grace for the slow classes */
 	uint64_t host_windows;      /* host-windows scored, for false alerts per million; 0 unknown */
+	int any_class;              /* class-agnostic matching, for a detector that does not
+	                               classify (FastNetMon's bans): the class need not be equal,
+	                               and a matched incident is counted under its attack's class */
 };
 
 /* An incident: the events of one id, folded. */

@@ -17,7 +17,7 @@
 #define T0 1700000000ull /* Unix s; step 170000000 at 10 s */
 #define S0 170000000ull
 
-static const struct mm_eval_params P = { 10, 6, 30, 1000000 };
+static const struct mm_eval_params P = { 10, 6, 30, 1000000, 0 };
 
 static struct mm_eval_attack atk(int cls, const char *key, const char *peer, unsigned start_s, unsigned end_s,
 				 double strength)
@@ -456,6 +456,63 @@ START_TEST(test_lookalike_false)
 	ck_assert_uint_eq(act, 1);
 	ck_assert_uint_eq(mm_eval_lookalike_false(r, &p, l, 0, NULL), 0);
 	ck_assert_uint_eq(mm_eval_overall(r)->false_act + mm_eval_overall(r)->false_inv, 4);
+}
+END_TEST
+
+/* --any-class (a detector that does not classify: FastNetMon's bans as
+ * "flood"): a flood incident on a SYN flood's victim in its time matches
+ * it and is counted under syn_flood, with the slow grace for a scan's
+ * source; the same host after the grace, another host, and a prefix's
+ * host under carpet bombing stay false.  Without it, all are false. */
+START_TEST(test_any_class)
+{
+	struct mm_eval_attack a[] = {
+		atk(MM_CLASS_SYN_FLOOD, "10.0.3.7", "", 150, 300, 30),
+		atk(MM_CLASS_HORIZONTAL_SCAN, "198.51.100.10", "10.0.0.0/16", 150, 300, 1),
+		atk(MM_CLASS_CARPET_BOMBING, "10.0.6.0/24", "", 150, 300, 15),
+	};
+	struct mm_eval_event e[] = {
+		ev(MM_EVAL_START, "f1", MM_CLASS_FLOOD, "10.0.3.7", "", 1, 15, 15, 0),
+		ev(MM_EVAL_END, "f1", MM_CLASS_FLOOD, "10.0.3.7", "", 1, 15, 36, 36),
+		ev(MM_EVAL_START, "f2", MM_CLASS_FLOOD, "198.51.100.10", "", 1, 40, 40, 0),  /* 11 steps late: slow grace */
+		ev(MM_EVAL_START, "f3", MM_CLASS_FLOOD, "10.0.3.7", "", 1, 36, 36, 0),       /* after 29 + 6 */
+		ev(MM_EVAL_START, "f4", MM_CLASS_OUTBOUND_FLOOD, "10.0.4.1", "", 1, 20, 20, 0),
+		ev(MM_EVAL_START, "f5", MM_CLASS_FLOOD, "10.0.6.9", "", 1, 20, 20, 0),      /* inside the /24 */
+	};
+	struct mm_eval_params p = P;
+	char err[128] = "";
+	struct mm_eval *r = mm_eval_run(&p, a, 3, e, 6, err, sizeof(err));
+
+	ck_assert_msg(r != NULL, "%s", err);
+	const struct mm_eval_row *o = mm_eval_overall(r);
+	ck_assert_uint_eq(o->detected, 0);
+	ck_assert_uint_eq(o->false_act, 5);
+	mm_eval_free(r);
+
+	p.any_class = 1;
+	r = mm_eval_run(&p, a, 3, e, 6, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	ck_assert_uint_eq(r->verdict[0].incidents, 1);
+	ck_assert_int_eq(r->verdict[0].delay, 0);
+	ck_assert_int_eq(r->verdict[0].ended, 1);
+	ck_assert_int_eq(r->verdict[0].time_to_end, 7);
+	ck_assert_uint_eq(r->verdict[1].incidents, 1);
+	ck_assert_int_eq(r->verdict[1].delay, 25);
+	ck_assert_uint_eq(r->verdict[2].incidents, 0);
+	const struct mm_eval_row *syn = class_row(r, MM_CLASS_SYN_FLOOD);
+	ck_assert_uint_eq(syn->attacks, 1);
+	ck_assert_uint_eq(syn->detected, 1);
+	ck_assert_uint_eq(syn->incidents, 1); /* f1, relabelled */
+	ck_assert_double_eq(syn->precision, 1.0);
+	const struct mm_eval_row *fl = class_row(r, MM_CLASS_FLOOD);
+	ck_assert_uint_eq(fl->attacks, 0);
+	ck_assert_uint_eq(fl->incidents, 2); /* f3, f5 */
+	ck_assert_uint_eq(fl->false_act, 2);
+	ck_assert_uint_eq(class_row(r, MM_CLASS_OUTBOUND_FLOOD)->false_act, 1);
+	o = mm_eval_overall(r);
+	ck_assert_uint_eq(o->attacks, 3);
+	ck_assert_uint_eq(o->detected, 2);
+	ck_assert_uint_eq(o->false_act, 3);
 	mm_eval_free(r);
 }
 END_TEST
@@ -477,6 +534,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_vector_and_params);
 	tcase_add_test(tc, test_truth_class);
 	tcase_add_test(tc, test_lookalike_false);
+	tcase_add_test(tc, test_any_class);
 	suite_add_tcase(s, tc);
 	return s;
 }

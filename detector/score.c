@@ -55,6 +55,13 @@
  * conversation (a call, a stream, a transfer) unless they reach the
  * group's single_source_pps. */
 #define SINGLE_SOURCE_SHARE 0.8
+/* Exfiltration goes to few destinations: when the host reaches at least
+ * CROWD_PEERS more destinations than usual over the slow window, the bytes
+ * are a crowd being served (a flash crowd on a quiet host, whose per-peer
+ * baseline is too small for PER_PEER_RISE to say so). */
+#define CROWD_PEERS 20
+/* Bytes per packet out below which the window is not a bulk transfer. */
+#define EXFIL_MIN_PKT_BYTES 200
 
 static const char *const tier_names[] = { "none", "investigate", "act" };
 static const char *const severity_names[] = { "none", "low", "medium", "high", "critical" };
@@ -632,6 +639,12 @@ static void class_exfiltration(const struct ctx *x, struct mm_score_result *r)
 	pp_obs = fs->observed / (pe->observed > 1 ? pe->observed : 1);
 	pp_exp = fs->expected / (pe->expected > 1 ? pe->expected : 1);
 	if (d.base_ok && pp_obs < PER_PEER_RISE * pp_exp)
+		d.gate = MM_GATE_SHAPE;
+	if (excess(r, MM_F_PEERS_OUT) >= CROWD_PEERS)
+		d.gate = MM_GATE_SHAPE;
+	/* Data leaves in full packets; a stream of small ones out is the
+	 * ACKs and requests of a transfer in (a CDN fetch). */
+	if (w->rate[MM_C_PKTS_OUT] > 0 && w->rate[MM_C_BYTES_OUT] < EXFIL_MIN_PKT_BYTES * w->rate[MM_C_PKTS_OUT])
 		d.gate = MM_GATE_SHAPE;
 	/* Bulk data leaves over TCP.  Bytes out that are mostly UDP, ICMP or
 	 * other protocols are a flood's (outbound_flood names it, and the slow

@@ -302,7 +302,8 @@ static int read_index(struct det *x, uint64_t st)
 		mm_warnx("redis: index of step %" PRIu64 ": %s", st, mm_redis_reader_error(x->rd));
 		return -1;
 	}
-	qsort(sl->a, sl->n, 16, cmp_addr);
+	if (sl->n > 1)
+		qsort(sl->a, sl->n, 16, cmp_addr);
 	sl->step = st;
 	sl->valid = 1;
 	return 0;
@@ -351,11 +352,14 @@ static int active_hosts(struct det *x, uint64_t step, uint64_t first)
 			x->addrs = p;
 			x->addrs_cap = cap;
 		}
+		if (sl->n == 0)
+			continue; /* (sl->a may be NULL) */
 		memcpy(x->addrs[x->naddrs], sl->a, sl->n * 16);
 		x->naddrs += sl->n;
 	}
 	/* a fixed order: the same content gives the same events in the same order */
-	qsort(x->addrs, x->naddrs, 16, cmp_addr);
+	if (x->naddrs > 1)
+		qsort(x->addrs, x->naddrs, 16, cmp_addr);
 	for (size_t i = 0; i < x->naddrs; i++)
 		if (k == 0 || memcmp(x->addrs[k - 1], x->addrs[i], 16) != 0)
 			memmove(x->addrs[k++], x->addrs[i], 16);
@@ -374,7 +378,7 @@ static int active_hosts(struct det *x, uint64_t step, uint64_t first)
 		for (uint64_t st = first; st <= step; st++) {
 			const struct idx_slot *sl = &x->idx[st % x->nidx];
 
-			if (step - st < 64 && bsearch(x->addrs[i], sl->a, sl->n, 16, cmp_addr) != NULL)
+			if (step - st < 64 && sl->n > 0 && bsearch(x->addrs[i], sl->a, sl->n, 16, cmp_addr) != NULL)
 				m |= (uint64_t)1 << (step - st);
 		}
 		x->active[i] = m;

@@ -20,7 +20,8 @@
 #
 # Environment: MM_CMP_DURATION (scenario seconds, default 540),
 # MM_CMP_HOSTS (2000), MM_CMP_FORMAT (v9 or ipfix, default v9),
-# MM_CMP_BAN_TIME (fastnetmon ban_time, default 60), MM_KEEP_TMP=1.
+# MM_CMP_BAN_TIME (fastnetmon ban_time, default 60), MM_KEEP_TMP=1,
+# MM_CMP_SCENARIO (a scenario file instead of the built-in scenario).
 # Everything lands in OUTDIR (default build/compare): the configs, both
 # alert files, both tables (eval-mamori.txt, eval-fastnetmon.txt).
 set -eu
@@ -73,6 +74,16 @@ set -- \
 	bruteforce:source=198.51.100.30,target=10.0.2.33,service=ssh,start=150,end=450,attempts=80
 GENARGS="-f $FORMAT -s 7 --hosts $HOSTS --prefix 10.0.0.0/16 --sampling 1000 --duration $DURATION"
 for a in "$@"; do GENARGS="$GENARGS --attack $a"; done
+# MM_CMP_SCENARIO=FILE: a scenario file (docs/scenarios.md) instead, e.g.
+# tests/scenarios/mixed_day.scn (its duration in real time: an hour)
+if [ -n "${MM_CMP_SCENARIO:-}" ]; then
+	[ -r "$MM_CMP_SCENARIO" ] || fail "$MM_CMP_SCENARIO: cannot read"
+	scn_val() { awk -v k="$1" '$1 == k { print $2; exit }' "$MM_CMP_SCENARIO"; }
+	DURATION=$(scn_val duration)
+	HOSTS=$(scn_val hosts)
+	[ -n "$DURATION" ] && [ -n "$HOSTS" ] || fail "$MM_CMP_SCENARIO: no duration or hosts line"
+	GENARGS="--scenario $MM_CMP_SCENARIO"
+fi
 
 # ---- fastnetmon ----
 FPORT=$(free_port)

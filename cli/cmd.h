@@ -44,6 +44,11 @@ struct mm_sweep_args {
  * Returns 0, or 2 on an error. */
 int mm_cmd_sweep(const struct mm_config *cfg, const struct mm_sweep_args *a);
 
+/* One evaluation's per-class recall and precision, delays and false
+ * alerts as PNGs in dir (gnuplot): eval-recall-precision.png,
+ * eval-delay.png, eval-false.png.  0, or -1. */
+int mm_eval_plot(const struct mm_eval *r, const char *dir);
+
 /* Readers shared with the sweep (cli/cmd_eval.c); *v is malloc'd. */
 int mm_eval_load_alerts(const char *path, struct mm_eval_event **v, size_t *n, uint64_t *step_s,
 			unsigned long *bad);

@@ -47,7 +47,8 @@ void mm_cmd_eval_usage(FILE *f)
 		   "                    [--csv OUT.csv] [--plots DIR] [--detector PATH] [--keep]\n"
 		   "    --sweep S      rerun mamori-detector --replay-all over what is in Redis once per setting\n"
 		   "                   (FILE with KEY overridden; section \"group\" = every [group]), up to 3 keys\n"
-		   "    --plots DIR    recall/precision, delay and false alerts against the setting (gnuplot PNGs)\n"
+		   "    --plots DIR    recall/precision, delay and false alerts against the setting (gnuplot PNGs);\n"
+		   "                   without --sweep: the same per class for the one run\n"
 		   "    --detector P   the detector to run (default: beside mamori, else from PATH)\n"
 		   "    --keep         keep each setting's configuration, alerts and detector log\n");
 }
@@ -914,6 +915,8 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 		fprintf(stderr, "mamori eval: stdout: %s\n", strerror(errno));
 		goto out;
 	}
+	if (sw.plots != NULL && mm_eval_plot(r, sw.plots) < 0)
+		goto out;
 
 	/* the floors */
 	const struct mm_eval_row *o = mm_eval_overall(r);

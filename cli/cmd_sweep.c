@@ -149,6 +149,8 @@ static int run(char *const argv[], const char *out, const char *err)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+static int gnuplot(const char *script);
+
 /* mamori-detector beside this program, else from PATH. */
 static void detector_path(char *out, size_t len)
 {
@@ -223,14 +225,64 @@ static void plot(const char *dir, const struct mm_sweep_key *k, unsigned nk, con
 		"plot '%s' using 1:7:xtic(2) with linespoints title 'false alerts (act + investigate)'\n",
 		xl, dir, dat, dir, dat, dir, dat);
 	fclose(f);
-	{
-		char *argv[] = { "gnuplot", gp, NULL };
-		int rc = run(argv, NULL, NULL);
-		if (rc != 0)
-			fprintf(stderr, "mamori eval: gnuplot %s (exit %d): no plots (Debian: gnuplot-nox)\n", gp, rc);
-		else
-			fprintf(stderr, "mamori eval: plots in %s/sweep-*.png\n", dir);
+	if (gnuplot(gp) == 0)
+		fprintf(stderr, "mamori eval: plots in %s/sweep-*.png\n", dir);
+}
+
+/* gnuplot SCRIPT; 0, or -1 with a note (no gnuplot: Debian gnuplot-nox). */
+static int gnuplot(const char *script)
+{
+	char *argv[] = { "gnuplot", (char *)script, NULL };
+	int rc = run(argv, NULL, NULL);
+
+	if (rc != 0) {
+		fprintf(stderr, "mamori eval: gnuplot %s (exit %d): no plots (Debian: gnuplot-nox)\n", script, rc);
+		return -1;
 	}
+	return 0;
+}
+
+int mm_eval_plot(const struct mm_eval *r, const char *dir)
+{
+	char dat[4096], gp[4096];
+	FILE *f;
+
+	snprintf(dat, sizeof(dat), "%s/eval.dat", dir);
+	snprintf(gp, sizeof(gp), "%s/eval.gp", dir);
+	if ((f = fopen(dat, "w")) == NULL) {
+		fprintf(stderr, "mamori eval: %s: %s\n", dat, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "# class recall precision delay_median delay_p95 false_act false_investigate\n");
+	for (size_t i = 0; i < r->nrows; i++) {
+		const struct mm_eval_row *w = &r->rows[i];
+		if (w->by_strength)
+			continue;
+		fprintf(f, "%s %g %g %g %g %u %u\n", w->cls < 0 ? "all" : mm_class_info((enum mm_class)w->cls)->name,
+			w->recall, w->precision, w->delay_median, w->delay_p95, w->false_act, w->false_inv);
+	}
+	fclose(f);
+	if ((f = fopen(gp, "w")) == NULL) {
+		fprintf(stderr, "mamori eval: %s: %s\n", gp, strerror(errno));
+		return -1;
+	}
+	fprintf(f,
+		"set terminal pngcairo size 900,500 noenhanced\n"
+		"set datafile missing 'nan'\nset grid ytics\nset key outside bottom center horizontal\n"
+		"set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n"
+		"set xtics rotate by -30\n"
+		"set output '%s/eval-recall-precision.png'\nset yrange [0:1.05]\nset ylabel 'share'\n"
+		"plot '%s' using 2:xtic(1) title 'recall', '' using 3 title 'precision'\n"
+		"set output '%s/eval-delay.png'\nset yrange [0:*]\nset ylabel 'steps from attack start to alert'\n"
+		"plot '%s' using 4:xtic(1) title 'median delay', '' using 5 title 'p95 delay'\n"
+		"set output '%s/eval-false.png'\nset ylabel 'false alerts'\n"
+		"plot '%s' using 6:xtic(1) title 'act', '' using 7 title 'investigate'\n",
+		dir, dat, dir, dat, dir, dat);
+	fclose(f);
+	if (gnuplot(gp) < 0)
+		return -1;
+	fprintf(stderr, "mamori eval: plots in %s/eval-*.png\n", dir);
+	return 0;
 }
 
 int mm_cmd_sweep(const struct mm_config *cfg, const struct mm_sweep_args *a)

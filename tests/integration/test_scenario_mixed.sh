@@ -54,7 +54,7 @@ t_det=$(date +%s)
 
 st=0
 "$BUILD/bin/mamori" eval --truth "$MM_TMP/truth.tsv" --alerts "$MM_TMP/a.json" --det-log "$MM_TMP/det.log" \
-	--strict --min-recall 1 --max-false "$MAX_FALSE" -v >"$MM_TMP/eval.txt" 2>"$MM_TMP/eval.err" || st=$?
+	--strict --min-recall 1 --max-false "$MAX_FALSE" -v --plots "$MM_TMP" >"$MM_TMP/eval.txt" 2>"$MM_TMP/eval.err" || st=$?
 note "mamori eval ($SCN):"
 sed 's/^/  /' "$MM_TMP/eval.txt" "$MM_TMP/eval.err" >&2
 note "time: generator $((t_gen - t_begin))s, collector $((t_col - t_gen))s, detector $((t_det - t_col))s, total $(($(date +%s) - t_begin))s"
@@ -64,4 +64,9 @@ line=$(grep 'benign look-alikes:' "$MM_TMP/eval.txt") || fail "mamori eval print
 elsewhere=$(printf '%s\n' "$line" | sed 's/.*; \([0-9]*\) elsewhere.*/\1/')
 [ "$elsewhere" -le "$MAX_FALSE_ELSEWHERE" ] ||
 	fail "$elsewhere false alerts away from the look-alikes, more than $MAX_FALSE_ELSEWHERE"
+if command -v gnuplot >/dev/null; then
+	for f in recall-precision delay false; do
+		[ -s "$MM_TMP/eval-$f.png" ] || fail "mamori eval --plots: no eval-$f.png"
+	done
+fi
 note "scenario mixed day: ok ($line)"

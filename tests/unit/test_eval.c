@@ -456,6 +456,7 @@ START_TEST(test_lookalike_false)
 	ck_assert_uint_eq(act, 1);
 	ck_assert_uint_eq(mm_eval_lookalike_false(r, &p, l, 0, NULL), 0);
 	ck_assert_uint_eq(mm_eval_overall(r)->false_act + mm_eval_overall(r)->false_inv, 4);
+	mm_eval_free(r);
 }
 END_TEST
 

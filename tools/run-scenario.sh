@@ -1,0 +1,49 @@
+#!/bin/sh
+# run-scenario.sh FILE [OUTDIR] - one scenario file (docs/scenarios.md) end
+# to end on the replay clock, for researchers: mamori-gen --scenario ->
+# pcap -> mamori-collector --replay -> a private redis-server ->
+# mamori-detector --replay-all --json -> mamori eval (table, CSV, plots).
+# The group's sampling_rate is the scenario's `sampling`; the warm-up 12
+# steps, as in the tests.  OUTDIR (default build/scenarios/NAME) gets the
+# truth, the alerts, the logs, eval.txt, eval.csv and the eval-*.png plots.
+# Extra `mamori eval` options go in MM_EVAL_ARGS (e.g. "--min-recall 0.9").
+set -eu
+cd "$(dirname -- "$0")/.."
+. tests/integration/lib.sh
+SCN=${1:?usage: tools/run-scenario.sh FILE [OUTDIR]}
+[ -r "$SCN" ] || fail "$SCN: cannot read"
+name=$(basename "$SCN" .scn)
+OUT=${2:-$BUILD/scenarios/$name}
+for b in mamori-gen mamori-collector mamori-detector mamori; do
+	[ -x "$BUILD/bin/$b" ] || fail "$BUILD/bin/$b not built (make)"
+done
+scn_val() { awk -v k="$1" '$1 == k { print $2; exit }' "$SCN"; }
+sampling=$(scn_val sampling)
+prefixes=$(awk '$1 == "prefix" { print $2 }' "$SCN")
+[ -n "$prefixes" ] || prefixes=10.0.0.0/16
+
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+mm_tmpdir
+start_redis "$MM_TMP/redis"
+{
+	printf '[collector]\nid = scn\n[redis]\nhost = 127.0.0.1\nport = %s\n' "$REDIS_PORT"
+	printf '[window]\nstep = 10\nlate_steps = 1\nretention = 172800\n'
+	printf '[group lan]\n'
+	for p in $prefixes; do printf 'prefix = %s\n' "$p"; done
+	printf 'sampling_rate = %s\nwarmup_steps = 12\n' "${sampling:-1000}"
+} >"$OUT/m.conf"
+t0=$(date +%s)
+"$BUILD/bin/mamori-gen" --scenario "$SCN" --pcap "$MM_TMP/s.pcap" --truth "$OUT/truth.tsv" 2>"$OUT/gen.log" ||
+	{ cat "$OUT/gen.log" >&2; fail "mamori-gen --scenario $SCN"; }
+"$BUILD/bin/mamori-collector" -c "$OUT/m.conf" --replay "$MM_TMP/s.pcap" 2>"$OUT/col.log" ||
+	{ cat "$OUT/col.log" >&2; fail "collector replay"; }
+"$BUILD/bin/mamori-detector" -c "$OUT/m.conf" --replay-all --json >"$OUT/alerts.jsonl" 2>"$OUT/det.log" ||
+	{ cat "$OUT/det.log" >&2; fail "detector replay"; }
+st=0
+# shellcheck disable=SC2086  # MM_EVAL_ARGS: options, one word each
+"$BUILD/bin/mamori" eval --truth "$OUT/truth.tsv" --alerts "$OUT/alerts.jsonl" --det-log "$OUT/det.log" \
+	--csv "$OUT/eval.csv" --plots "$OUT" -v ${MM_EVAL_ARGS:-} >"$OUT/eval.txt" 2>"$OUT/eval.err" || st=$?
+echo "== $name ($(($(date +%s) - t0)) s; files in $OUT)"
+cat "$OUT/eval.txt"
+exit "$st"

@@ -56,7 +56,8 @@
  * group's single_source_pps. */
 #define SINGLE_SOURCE_SHARE 0.8
 /* Exfiltration goes to few destinations: when the host reaches at least
- * CROWD_PEERS more destinations than usual over the slow window, the bytes
+ * CROWD_PEERS more destinations than usual over the slow window, and that
+ * rise is itself significant (a busy host's fan-out varies by more), the bytes
  * are a crowd being served (a flash crowd on a quiet host, whose per-peer
  * baseline is too small for PER_PEER_RISE to say so). */
 #define CROWD_PEERS 20
@@ -640,7 +641,7 @@ static void class_exfiltration(const struct ctx *x, struct mm_score_result *r)
 	pp_exp = fs->expected / (pe->expected > 1 ? pe->expected : 1);
 	if (d.base_ok && pp_obs < PER_PEER_RISE * pp_exp)
 		d.gate = MM_GATE_SHAPE;
-	if (excess(r, MM_F_PEERS_OUT) >= CROWD_PEERS)
+	if (excess(r, MM_F_PEERS_OUT) >= CROWD_PEERS && pe->score >= p->score_investigate)
 		d.gate = MM_GATE_SHAPE;
 	/* Data leaves in full packets; a stream of small ones out is the
 	 * ACKs and requests of a transfer in (a CDN fetch). */

@@ -307,6 +307,33 @@ START_TEST(test_external_scan)
 }
 END_TEST
 
+/* An external source idle for 64 slow windows is forgotten, and its slot
+ * is free for another one. */
+START_TEST(test_external_forgotten)
+{
+	struct world w;
+	struct mm_hoststep zero;
+	uint8_t a[16];
+	struct mm_det_host *h;
+
+	world_init(&w);
+	memset(&zero, 0, sizeof(zero));
+	addr4(a, 51, 100, 9, 198);
+	h = mm_det_host(w.d, a, 1);
+	ck_assert_ptr_nonnull(h);
+	ck_assert(h->external);
+	mm_det_score(w.d, h, T0, &zero, FAST, &zero, NULL, 1.0);
+	mm_det_end_step(w.d, T0);
+	ck_assert_uint_eq(mm_det_stats(w.d)->externals, 1);
+	for (uint64_t st = T0 + 1; st <= T0 + 64 * SLOW + 2 * 64; st++)
+		mm_det_end_step(w.d, st);
+	ck_assert_uint_eq(mm_det_stats(w.d)->externals, 0);
+	ck_assert_uint_eq(mm_det_stats(w.d)->externals_forgotten, 1);
+	ck_assert_ptr_null(mm_det_host(w.d, a, 0));
+	world_free(&w);
+}
+END_TEST
+
 /* The slow window rebuilt from blocks gives the slow features exactly as
  * the sum of its steps does, and spans between slow and slow + block - 1
  * steps. */
@@ -384,6 +411,7 @@ int main(void)
 	tcase_add_test(tc, test_host_flood_in_prefix);
 	tcase_add_test(tc, test_external_scan);
 	tcase_add_test(tc, test_slow_blocks);
+	tcase_add_test(tc, test_external_forgotten);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -192,6 +192,8 @@ static const struct keydef grp_keys[] = {
 	{ "group", "ceiling_out_pps", CT_UINT, G_(ceiling_out_pps), 0, CEIL_MAX, 0, NULL, 0 },
 	{ "group", "ceiling_out_mbps", CT_UINT, G_(ceiling_out_mbps), 0, 10000000, 0, NULL, 0 },
 	{ "group", "single_source_pps", CT_UINT, G_(single_source_pps), 0, CEIL_MAX, 10000, NULL, 0 },
+	{ "group", "min_flood_pps", CT_UINT, G_(min_flood_pps), 0, CEIL_MAX, 200, NULL, 0 },
+	{ "group", "min_exfil_kbps", CT_UINT, G_(min_exfil_kbps), 0, 100000000, 800, NULL, 0 },
 	{ "group", "score_investigate", CT_UINT, G_(score_investigate), 1, 1000, 6, NULL, 0 },
 	{ "group", "score_act", CT_UINT, G_(score_act), 1, 1000, 10, NULL, 0 },
 	{ "group", "combine", CT_COMBINE, G_(combine), 0, 0, MM_COMBINE_EITHER, NULL, 0 },

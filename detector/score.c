@@ -68,7 +68,7 @@ static const char *const tier_names[] = { "none", "investigate", "act" };
 static const char *const severity_names[] = { "none", "low", "medium", "high", "critical" };
 static const char *const source_names[] = { "none", "group", "own" };
 static const char *const gate_names[] = { "none", "few_samples", "answered", "shape",
-					  "explained", "burst", "no_baseline" };
+					  "explained", "burst", "no_baseline", "small" };
 
 const char *mm_tier_name(enum mm_tier t)
 {
@@ -110,6 +110,8 @@ void mm_detect_params_default(struct mm_detect_params *p)
 	p->ceiling_amp_pps = 50000;
 	p->ceiling_out_pps = 0;
 	p->single_source_pps = 10000;
+	p->min_flood_pps = 200;
+	p->min_exfil_bytes_s = 800e3 / 8;
 	p->ceiling_out_bytes_s = 0;
 	p->score_investigate = 6;
 	p->score_act = 10;
@@ -143,6 +145,8 @@ void mm_detect_params_from_group(struct mm_detect_params *p, const struct mm_con
 	p->ceiling_amp_pps = g->ceiling_amp_pps;
 	p->ceiling_out_pps = g->ceiling_out_pps;
 	p->single_source_pps = g->single_source_pps;
+	p->min_flood_pps = g->min_flood_pps;
+	p->min_exfil_bytes_s = g->min_exfil_kbps * 1e3 / 8;
 	p->ceiling_out_bytes_s = g->ceiling_out_mbps * 1e6 / 8;
 	p->score_investigate = g->score_investigate;
 	p->score_act = g->score_act;
@@ -274,6 +278,7 @@ struct decision {
 	int base_ok;        /* a baseline path exists for this class */
 	double score;       /* its score */
 	int enough;         /* the minimum of sampled packets / flows is met */
+	int small;          /* the rise is under the class's absolute floor */
 	int ceil_enough;    /* the same for what the ceilings count */
 	enum mm_gate gate;  /* a gate closed the baseline path */
 	double ceil_ratio;  /* highest observed / ceiling among those configured */
@@ -296,7 +301,7 @@ static enum mm_severity level_of(double r, int ceiling)
 static void decide(const struct mm_detect_params *p, const struct decision *d, struct mm_class_score *cs)
 {
 	double inv = p->score_investigate;
-	int open = d->base_ok && d->enough && d->gate == MM_GATE_NONE;
+	int open = d->base_ok && d->enough && !d->small && d->gate == MM_GATE_NONE;
 	int base_hit = open && d->score >= inv;
 	int base_act = base_hit && d->score >= p->score_act;
 	int ceiling = d->has_ceiling && d->ceil_enough && d->ceil_ratio >= 1.0;
@@ -345,7 +350,10 @@ static void decide(const struct mm_detect_params *p, const struct decision *d, s
 	}
 	cs->severity = (uint8_t)sev;
 	if (!hit && d->base_ok && d->score >= inv)
-		cs->gate = (uint8_t)(d->gate != MM_GATE_NONE ? d->gate : !d->enough ? MM_GATE_FEW_SAMPLES : MM_GATE_NONE);
+		cs->gate = (uint8_t)(d->gate != MM_GATE_NONE ? d->gate
+				     : !d->enough    ? MM_GATE_FEW_SAMPLES
+				     : d->small      ? MM_GATE_SMALL
+						     : MM_GATE_NONE);
 	else if (!hit && !d->base_ok && !ceiling && !d->has_ceiling)
 		cs->gate = MM_GATE_NO_BASELINE;
 }
@@ -374,6 +382,15 @@ static void set_deciding(struct mm_class_score *cs, const struct mm_score_result
 static double excess(const struct mm_score_result *r, enum mm_feat f)
 {
 	return r->feat[f].observed - r->feat[f].expected;
+}
+
+/* The same rise in the feature's own (scaled, per second) units: what the
+ * absolute floors (min_flood_pps, min_exfil_kbps) are stated in.  Below
+ * them a rise may be many sigmas on a quiet host (one video call at 1:100
+ * sampling is twenty times its baseline) and is still nothing to act on. */
+static double rise_rate(const struct mm_score_result *r, enum mm_feat f)
+{
+	return r->feat[f].observed_rate - r->feat[f].expected_rate;
 }
 
 /* The strongest rise among the inbound residuals (a protocol's rise can
@@ -425,6 +442,7 @@ static void class_syn_flood(const struct ctx *x, struct mm_score_result *r)
 	double dsyn = excess(r, MM_F_SYN_PKTS_IN), dtcp = excess(r, MM_F_TCP_PKTS_IN);
 
 	d.enough = d.ceil_enough = r->feat[MM_F_SYN_PKTS_IN].observed >= x->p->min_sampled_packets;
+	d.small = rise_rate(r, MM_F_SYN_PKTS_IN) < x->p->min_flood_pps;
 	/* A flash crowd brings SYNs too (sampled ones show SYN only), with
 	 * the rest of each connection behind them. */
 	if (dsyn < SYN_SHARE * (dsyn + (dtcp > 0 ? dtcp : 0)))
@@ -441,6 +459,7 @@ static void class_amplification(const struct ctx *x, struct mm_score_result *r)
 	struct decision d = { .base_ok = volume_ok(x), .score = r->feat[MM_F_AMP_PKTS_IN].score };
 
 	d.enough = d.ceil_enough = r->feat[MM_F_AMP_PKTS_IN].observed >= x->p->min_sampled_packets;
+	d.small = rise_rate(r, MM_F_AMP_PKTS_IN) < x->p->min_flood_pps;
 	/* Reflection comes from many reflectors: a single source sending
 	 * from a service port (most of it from the top talker) is a flood. */
 	if (w->distinct[MM_S_PEERS_IN] < x->p->min_reflectors || w->top_peer_in_sampled >= 0.5 * w->amp_sampled)
@@ -472,6 +491,7 @@ static void class_flood(const struct ctx *x, struct mm_score_result *r)
 		best = MM_F_AMP_PKTS_IN;
 	d.score = r->feat[best].score;
 	d.enough = r->feat[best].observed >= p->min_sampled_packets;
+	d.small = rise_rate(r, best) < p->min_flood_pps;
 	/* Ceilings count every packet in; so does their minimum. */
 	d.ceil_enough = w->sampled[MM_C_PKTS_IN] >= p->min_sampled_packets;
 	din = excess(r, MM_F_FLOOD_PKTS_IN);
@@ -481,7 +501,12 @@ static void class_flood(const struct ctx *x, struct mm_score_result *r)
 	 * an echo flood packet for packet and is flooded all the same. */
 	if (din > 0 && dout >= ANSWERED_RATIO * din && out_rise(r) >= ANSWERED_SIGMAS && dicmp < 0.5 * din)
 		d.gate = MM_GATE_ANSWERED;
-	if (w->top_peer_in_sampled >= SINGLE_SOURCE_SHARE * w->sampled[MM_C_PKTS_IN] &&
+	/* The rise, not the whole of the traffic in: a call or a stream that
+	 * starts on a busy host is one source carrying all the rise and a
+	 * small share of what comes in.  Unsolicited packets from a service
+	 * port (NTP, DNS, ...) are nobody's stream. */
+	if (best != MM_F_AMP_PKTS_IN && excess(r, best) > 0 &&
+	    w->top_peer_in_sampled >= SINGLE_SOURCE_SHARE * excess(r, best) &&
 	    w->rate[MM_C_PKTS_IN] < p->single_source_pps)
 		d.gate = MM_GATE_SHAPE;
 	ceiling_check(&d, w->rate[MM_C_PKTS_IN], p->ceiling_pps, MM_C_PKTS_IN);
@@ -582,6 +607,7 @@ static void class_outbound_flood(const struct ctx *x, struct mm_score_result *r)
 	int syn_led = w->sampled[MM_C_SYN_PKTS_OUT] >= SYN_SHARE * r->feat[MM_F_FLOOD_PKTS_OUT].observed;
 
 	d.enough = r->feat[MM_F_FLOOD_PKTS_OUT].observed >= p->min_sampled_packets;
+	d.small = rise_rate(r, MM_F_FLOOD_PKTS_OUT) < p->min_flood_pps;
 	d.ceil_enough = w->sampled[MM_C_PKTS_OUT] >= p->min_sampled_packets;
 	/* A resolver's burst of queries is answered; a flood is not.  SYNs
 	 * out are answered by SYN-ACKs whether or not they flood. */
@@ -621,6 +647,7 @@ static void class_exfiltration(const struct ctx *x, struct mm_score_result *r)
 	double pp_obs, pp_exp;
 
 	d.enough = w->sampled[MM_C_PKTS_OUT] >= EXFIL_MIN_FACTOR * p->min_sampled_packets;
+	d.small = rise_rate(r, MM_F_BYTES_OUT) < p->min_exfil_bytes_s;
 	r->bytes_out_hot = d.base_ok && d.enough && d.score >= p->score_investigate;
 	if (x->src == MM_EXP_OWN && burst_covers(&x->bl->burst, p, x->v->step)) {
 		double per = mm_sampled_per_unit(w, MM_F_BYTES_OUT);
@@ -758,6 +785,7 @@ int mm_score_prefix(const struct mm_detect_params *p, const struct mm_view *v, c
 	d.base_ok = x.bl != NULL;
 	d.score = out->feat[best].score;
 	d.enough = out->feat[best].observed >= p->min_sampled_packets;
+	d.small = rise_rate(out, best) < p->min_flood_pps;
 	if (best == MM_F_FLOOD_PKTS_IN) {
 		double din = excess(out, MM_F_FLOOD_PKTS_IN), dout = excess(out, MM_F_PKTS_OUT);
 

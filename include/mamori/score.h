@@ -128,6 +128,8 @@ struct mm_detect_params {
 	double ceiling_syn_pps, ceiling_amp_pps;
 	double ceiling_out_pps, ceiling_out_bytes_s;
 	double single_source_pps;      /* flood from one source: packets/s in it needs, 0 = off */
+	double min_flood_pps;          /* a flood's rise, scaled packets/s, for the baseline path */
+	double min_exfil_bytes_s;      /* exfiltration's rise in bytes/s out, the same */
 	double score_investigate, score_act;
 	enum mm_combine combine;
 	unsigned confirm_fast_hits, confirm_fast_steps;   /* M of N, N <= 16 */
@@ -289,6 +291,7 @@ enum mm_gate {
 	MM_GATE_EXPLAINED,    /* a more specific class explains it */
 	MM_GATE_BURST,        /* the host's learnt daily burst (backup) */
 	MM_GATE_NO_BASELINE,  /* nothing to compare with and no ceiling crossed */
+	MM_GATE_SMALL,        /* the rise is under the group's min_flood_pps / min_exfil_kbps */
 };
 const char *mm_gate_name(enum mm_gate g);
 

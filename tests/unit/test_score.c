@@ -1004,6 +1004,49 @@ START_TEST(test_quiet_background)
 }
 END_TEST
 
+/* At 1:100 a quiet host's new stream is many sigmas over its baseline: a
+ * rise of ~30 packets/s from many peers confirms as a flood without the
+ * absolute floor and is held back (gate `small`) with it. */
+START_TEST(test_floor_quiet_host)
+{
+	static const struct shape quiet = {
+		.tcp_in = 0.4, .tcp_out = 0.3, .udp_in = 0.1, .udp_out = 0.1, .size_in = 1000, .size_out = 150,
+		.peers_in = 0.5, .peers_in_pool = 20, .peers_out = 0.5, .peers_out_pool = 20, .pool_base = 12,
+	};
+	static const struct shape stream = { .udp_in = 3, .size_in = 1200, .peers_in = 3, .pool_base = 13 };
+	struct sim s;
+	struct tally t;
+	int loud = 0;
+
+	for (int floor = 0; floor < 2; floor++) {
+		sim_init(&s, 77, T0);
+		s.p.sampling_rate = 100;
+		if (!floor)
+			s.p.min_flood_pps = 0;
+		tally_init(&t);
+		run(&s, &quiet, NULL, 400, &t);
+		ck_assert(mm_baseline_warm(&s.bl, &s.p));
+		assert_only(&t, -1, "warm-up");
+		tally_init(&t);
+		for (unsigned i = 0; i < 20; i++) {
+			const struct mm_score_result *r = sim_step(&s, &quiet, 1.0, &stream, 1.0);
+
+			tally_add(&t, r);
+			if (floor && r->cls[MM_CLASS_FLOOD].score >= s.p.score_investigate) {
+				ck_assert_int_eq(r->cls[MM_CLASS_FLOOD].gate, MM_GATE_SMALL);
+				loud++;
+			}
+		}
+		if (floor) {
+			assert_only(&t, -1, "30 pps with the floor");
+			ck_assert_msg(loud > 0, "the stream never scored high: the test shows nothing");
+		} else {
+			ck_assert_msg(t.confirmed[MM_CLASS_FLOOD] > 0, "no flood without the floor");
+		}
+	}
+}
+END_TEST
+
 /* A flash crowd: ten times the visitors, each behaving as usual (their
  * connections complete, the server answers them). */
 START_TEST(test_benign_flash_crowd)
@@ -1146,6 +1189,7 @@ static Suite *score_suite(void)
 
 	tc = tcase_create("benign");
 	tcase_add_test(tc, test_quiet_background);
+	tcase_add_test(tc, test_floor_quiet_host);
 	tcase_add_test(tc, test_benign_flash_crowd);
 	tcase_add_test(tc, test_benign_busy_resolver);
 	tcase_add_test(tc, test_benign_nightly_backup);

@@ -193,6 +193,7 @@ static const struct keydef grp_keys[] = {
 	{ "group", "ceiling_out_mbps", CT_UINT, G_(ceiling_out_mbps), 0, 10000000, 0, NULL, 0 },
 	{ "group", "single_source_pps", CT_UINT, G_(single_source_pps), 0, CEIL_MAX, 10000, NULL, 0 },
 	{ "group", "min_flood_pps", CT_UINT, G_(min_flood_pps), 0, CEIL_MAX, 200, NULL, 0 },
+	{ "group", "min_outbound_pps", CT_UINT, G_(min_outbound_pps), 0, CEIL_MAX, 500, NULL, 0 },
 	{ "group", "min_exfil_kbps", CT_UINT, G_(min_exfil_kbps), 0, 100000000, 800, NULL, 0 },
 	{ "group", "score_investigate", CT_UINT, G_(score_investigate), 1, 1000, 6, NULL, 0 },
 	{ "group", "score_act", CT_UINT, G_(score_act), 1, 1000, 10, NULL, 0 },
@@ -211,7 +212,7 @@ static const struct keydef grp_keys[] = {
 #define NGRP_KEYS (sizeof(grp_keys) / sizeof(grp_keys[0]))
 
 /* Parser bookkeeping per named section has room for this many keys. */
-#define NAMED_KEYS_MAX 32
+#define NAMED_KEYS_MAX 48
 _Static_assert(NEXP_KEYS <= NAMED_KEYS_MAX && NGRP_KEYS <= NAMED_KEYS_MAX, "NAMED_KEYS_MAX too small");
 
 enum sec_kind {

@@ -111,6 +111,7 @@ void mm_detect_params_default(struct mm_detect_params *p)
 	p->ceiling_out_pps = 0;
 	p->single_source_pps = 10000;
 	p->min_flood_pps = 200;
+	p->min_outbound_pps = 500;
 	p->min_exfil_bytes_s = 800e3 / 8;
 	p->ceiling_out_bytes_s = 0;
 	p->score_investigate = 6;
@@ -146,6 +147,7 @@ void mm_detect_params_from_group(struct mm_detect_params *p, const struct mm_con
 	p->ceiling_out_pps = g->ceiling_out_pps;
 	p->single_source_pps = g->single_source_pps;
 	p->min_flood_pps = g->min_flood_pps;
+	p->min_outbound_pps = g->min_outbound_pps;
 	p->min_exfil_bytes_s = g->min_exfil_kbps * 1e3 / 8;
 	p->ceiling_out_bytes_s = g->ceiling_out_mbps * 1e6 / 8;
 	p->score_investigate = g->score_investigate;
@@ -607,7 +609,7 @@ static void class_outbound_flood(const struct ctx *x, struct mm_score_result *r)
 	int syn_led = w->sampled[MM_C_SYN_PKTS_OUT] >= SYN_SHARE * r->feat[MM_F_FLOOD_PKTS_OUT].observed;
 
 	d.enough = r->feat[MM_F_FLOOD_PKTS_OUT].observed >= p->min_sampled_packets;
-	d.small = rise_rate(r, MM_F_FLOOD_PKTS_OUT) < p->min_flood_pps;
+	d.small = rise_rate(r, MM_F_FLOOD_PKTS_OUT) < p->min_outbound_pps;
 	d.ceil_enough = w->sampled[MM_C_PKTS_OUT] >= p->min_sampled_packets;
 	/* A resolver's burst of queries is answered; a flood is not.  SYNs
 	 * out are answered by SYN-ACKs whether or not they flood. */

@@ -91,6 +91,7 @@ struct mm_group_cfg {
 	uint32_t ceiling_out_mbps;    /* outbound Mbit/s, default 0 (off) */
 	uint32_t single_source_pps;   /* a flood from one source needs this many packets/s in, default 10000 */
 	uint32_t min_flood_pps;       /* a flood class's baseline path needs this rise in packets/s, default 200 */
+	uint32_t min_outbound_pps;    /* the same for outbound_flood, default 500 */
 	uint32_t min_exfil_kbps;      /* exfiltration's baseline path needs this rise in kbit/s out, default 800 */
 	uint32_t score_investigate;   /* baseline score (sigmas) for "investigate", default 6 */
 	uint32_t score_act;           /* baseline score for "act", default 10 */

@@ -129,6 +129,7 @@ struct mm_detect_params {
 	double ceiling_out_pps, ceiling_out_bytes_s;
 	double single_source_pps;      /* flood from one source: packets/s in it needs, 0 = off */
 	double min_flood_pps;          /* a flood's rise, scaled packets/s, for the baseline path */
+	double min_outbound_pps;       /* the same for an outbound flood */
 	double min_exfil_bytes_s;      /* exfiltration's rise in bytes/s out, the same */
 	double score_investigate, score_act;
 	enum mm_combine combine;

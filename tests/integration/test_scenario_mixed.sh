@@ -8,16 +8,17 @@
 # per class, so the brief's per-class recall is met or missed whole), at
 # most MAX_FALSE false alerts in all and MAX_FALSE_ELSEWHERE away from the
 # look-alikes.  The false-alert floors are what the detector achieved when
-# this test was last tightened (4 in all: 2 on the look-alikes, 2 elsewhere) plus
-# a margin: they catch regressions; they are NOT the brief's target (act
-# <= 0.01 per million host-windows), which this scenario does not meet.
+# this test was last tightened (1 in all: the backup look-alike's first
+# night as exfiltration, 0 elsewhere) plus a margin of 1: they catch
+# regressions; they are NOT the brief's target (act <= 0.01 per million
+# host-windows), which one alert in this scenario (0.2) misses.
 # Prints the eval table into the test log.
 set -eu
 . tests/integration/lib.sh
 t_begin=$(date +%s)
 mm_tmpdir
-MAX_FALSE=${MM_MAX_FALSE:-5}
-MAX_FALSE_ELSEWHERE=${MM_MAX_FALSE_ELSEWHERE:-3}
+MAX_FALSE=${MM_MAX_FALSE:-2}
+MAX_FALSE_ELSEWHERE=${MM_MAX_FALSE_ELSEWHERE:-1}
 SCN=tests/scenarios/mixed_day.scn
 [ -x "$BUILD/bin/mamori-detector" ] || fail "$BUILD/bin/mamori-detector not built"
 

@@ -1737,14 +1737,15 @@ START_TEST(test_benign_lookalikes)
 	uint64_t nb = summary(err, "benign");
 	free(err);
 	char *d = slurp(tmp("b.dump"), NULL);
-	uint64_t n = 0, crowd_in = 0, crowd_out = 0, backup_out = 0, upd = 0, last = 0;
+	uint64_t n = 0, crowd_in = 0, crowd_out = 0, backup_out = 0, backup_pkts = 0, upd = 0, last = 0;
+	unsigned backup_sport = 0;
 	int ordered = 1;
 	for (char *save, *l = strtok_r(d, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		char src[64], dst[64], origin[32];
-		unsigned long long st, en;
+		unsigned long long st, en, pk;
 		unsigned sp, dp;
-		if (sscanf(l, "%llu\t%llu\t%63s\t%u\t%63s\t%u\t%*u\t%*s\t%*u\t%*u\t%*u\t%31s", &st, &en, src, &sp, dst, &dp,
-			   origin) != 7 ||
+		if (sscanf(l, "%llu\t%llu\t%63s\t%u\t%63s\t%u\t%*u\t%*s\t%llu\t%*u\t%*u\t%31s", &st, &en, src, &sp, dst,
+			   &dp, &pk, origin) != 8 ||
 		    strcmp(origin, "benign") != 0)
 			continue;
 		n++;
@@ -1752,7 +1753,14 @@ START_TEST(test_benign_lookalikes)
 		last = en;
 		crowd_in += strcmp(dst, "10.0.0.3") == 0 && dp == 443;
 		crowd_out += strcmp(src, "10.0.0.3") == 0 && sp == 443;
-		backup_out += strcmp(src, "10.0.0.4") == 0 && strcmp(dst, "203.0.113.9") == 0 && dp == 22;
+		if (strcmp(src, "10.0.0.4") == 0 && strcmp(dst, "203.0.113.9") == 0 && dp == 22) {
+			/* one session, exported once a minute (here: once, at its end) */
+			ck_assert(backup_sport == 0 || backup_sport == sp);
+			backup_sport = sp;
+			backup_out++;
+			backup_pkts += pk;
+			ck_assert_uint_ge(en - st, 59000);
+		}
 		if (strncmp(src, "10.0.1.", 7) == 0 && dp == 443) {
 			upd++;
 			/* only in the first 5 s of each 20-s period */
@@ -1764,7 +1772,9 @@ START_TEST(test_benign_lookalikes)
 	ck_assert(ordered);
 	ck_assert_uint_gt(crowd_in, 100);
 	ck_assert_uint_eq(crowd_in, crowd_out);
-	ck_assert_uint_gt(backup_out, 100);
+	ck_assert_uint_eq(backup_out, 1);
+	ck_assert_uint_ge(backup_pkts, 10 * 60 * 9 / 10); /* pps=10 for 60 s, +-10 % */
+	ck_assert_uint_le(backup_pkts, 10 * 60 * 11 / 10);
 	ck_assert_uint_gt(upd, 10);
 
 	char *t = slurp(tmp("b.tsv"), NULL);

@@ -11,7 +11,9 @@
  *                 1400-byte TCP from port 443 in, the host's ACKs out (one
  *                 per 2 packets); the look-alike of a volumetric flood
  *   backup        host -> target:22 (an external backup server), 1400-byte
- *                 TCP out, ACKs in; the look-alike of exfiltration
+ *                 TCP out, ACKs in, one SSH session exported a record a
+ *                 minute (an active timeout); the look-alike of
+ *                 exfiltration (and, were it many flows, of brute force)
  *   update_check  every host of prefix= (default the first /24 of the
  *                 first monitored prefix) asks target:443 at once every
  *                 period= seconds (3600) for burst= seconds (60): periodic,
@@ -21,8 +23,8 @@
  * pps= (sampled inbound packets/s; backup and update_check: outbound) or
  * x= (a multiple of the host's own background baseline in that
  * direction), clients=, peers=, target=, prefix=, period=, burst=.
- * Each record carries 1..4 sampled packets; its companion (response or
- * ACKs) takes the next slot.  Generation is deterministic per (seed,
+ * Each record carries 1..4 sampled packets (a backup: a minute's); its
+ * companion (response or ACKs) takes the next slot.  Generation is deterministic per (seed,
  * index) and independent of the background stream.
  */
 #include <errno.h>
@@ -31,6 +33,9 @@
 #include <string.h>
 
 #include "gen.h"
+
+/* Seconds of a backup session per exported record: a common active timeout. */
+#define BACKUP_RECORD_S 60
 
 static const char *const kind_names[GEN_BENIGN_NKINDS] = {
 	[GEN_BENIGN_FLASH_CROWD] = "flash_crowd",
@@ -209,8 +214,10 @@ int gen_benign_resolve(struct gen_benign *b, unsigned index, struct gen_traffic 
 		return -1;
 	}
 	/* a data record carries 1..4 sampled packets (mean 2.5); each data
-	 * record has one companion record (responses or ACKs) */
-	b->rec_rate = b->pps / 2.5;
+	 * record has one companion record (responses or ACKs).  A backup is
+	 * one long SSH session, which a router exports once per active
+	 * timeout (BACKUP_RECORD_S) rather than as many short flows. */
+	b->rec_rate = b->kind == GEN_BENIGN_BACKUP ? 1.0 / BACKUP_RECORD_S : b->pps / 2.5;
 	b->start_us = (uint64_t)llround(b->start_s * 1e6);
 	b->end_us = (uint64_t)llround(b->end_s * 1e6);
 	gen_rng_seed(&b->rng, seed, 0x100 + index);
@@ -228,6 +235,12 @@ uint64_t gen_benign_time_us(const struct gen_benign *b, uint64_t k)
 		double per = b->burst_s * b->rec_rate; /* records per burst */
 		double n = floor(j / per);
 		t = b->start_s + n * b->period_s + (j - n * per) / b->rec_rate;
+	} else if (b->kind == GEN_BENIGN_BACKUP) {
+		/* a record is exported at the end of its interval, the last
+		 * one when the session ends */
+		if (b->start_s + active >= b->end_s - 0.002)
+			return UINT64_MAX;
+		t = fmin(b->start_s + active + BACKUP_RECORD_S, b->end_s - 0.002);
 	} else {
 		t = b->start_s + active;
 	}
@@ -235,6 +248,15 @@ uint64_t gen_benign_time_us(const struct gen_benign *b, uint64_t k)
 	if (us >= (double)b->end_us)
 		return UINT64_MAX;
 	return (uint64_t)us;
+}
+
+/* Seconds of the session the current backup record covers: a full active
+ * timeout, or what is left of it when the session ends. */
+static double backup_interval_s(const struct gen_benign *b)
+{
+	double from = b->start_s + (double)(b->k / 2) * BACKUP_RECORD_S;
+
+	return fmin(BACKUP_RECORD_S, b->end_s - 0.002 - from);
 }
 
 static uint16_t eph(struct gen_rng *r)
@@ -264,7 +286,8 @@ void gen_benign_next(struct gen_benign *b, const struct gen_traffic *t, uint64_t
 			break;
 		case GEN_BENIGN_BACKUP:
 			memcpy(b->cur_peer, b->target, 16);
-			b->cur_hport = eph(r);
+			if (b->k == 0)
+				b->cur_hport = eph(r); /* one session throughout */
 			b->cur_pport = 22;
 			break;
 		case GEN_BENIGN_UPDATE_CHECK:
@@ -275,6 +298,9 @@ void gen_benign_next(struct gen_benign *b, const struct gen_traffic *t, uint64_t
 			break;
 		}
 		b->cur_pkts = 1 + gen_rng_below(r, 4);
+		if (b->kind == GEN_BENIGN_BACKUP) /* the interval's packets, +-10 % */
+			b->cur_pkts = (uint32_t)fmax(1, llround(b->pps * backup_interval_s(b) *
+								 (0.9 + 0.2 * gen_rng_unit(r))));
 	}
 	memset(f, 0, sizeof(*f));
 	f->af = (uint8_t)b->af;
@@ -325,7 +351,8 @@ void gen_benign_next(struct gen_benign *b, const struct gen_traffic *t, uint64_t
 	f->packets_scaled = mm_scale(f->packets, b->sampling);
 	f->bytes_scaled = mm_scale(f->bytes, b->sampling);
 	uint64_t start_ms = t0_ms + b->start_us / 1000;
-	uint64_t dur = 1000 + gen_rng_below(r, 5000);
+	uint64_t dur = b->kind == GEN_BENIGN_BACKUP ? (uint64_t)llround(backup_interval_s(b) * 1000)
+						    : 1000 + gen_rng_below(r, 5000);
 	f->end_ms = t_ms;
 	f->start_ms = f->end_ms > dur ? f->end_ms - dur : 0;
 	if (f->start_ms < start_ms)

@@ -19,6 +19,7 @@
 #include "cmd.h"
 #include "mamori/classes.h"
 #include "mamori/eval.h"
+#include "mamori/json_scan.h"
 #include "mamori/prefix.h"
 #include "mamori/redis_schema.h"
 
@@ -274,136 +275,9 @@ out:
 
 /* ---- the alerts: flat members of one JSON object per line ---- */
 
-static const char *skip_ws(const char *p)
-{
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return p;
-}
-
-/* p at '"': past the closing quote, or NULL. */
-static const char *skip_string(const char *p)
-{
-	for (p++; *p; p++) {
-		if (*p == '\\') {
-			if (*++p == '\0')
-				return NULL;
-		} else if (*p == '"') {
-			return p + 1;
-		}
-	}
-	return NULL;
-}
-
-/* Past one JSON value (nested objects and arrays skipped whole), or NULL. */
-static const char *skip_value(const char *p)
-{
-	int depth = 0;
-
-	p = skip_ws(p);
-	do {
-		if (*p == '"') {
-			if ((p = skip_string(p)) == NULL)
-				return NULL;
-		} else if (*p == '{' || *p == '[') {
-			if (++depth > 64)
-				return NULL;
-			p++;
-		} else if (*p == '}' || *p == ']') {
-			if (depth-- == 0)
-				return NULL;
-			p++;
-		} else if (*p == '\0') {
-			return NULL;
-		} else if (depth == 0) {
-			const char *s = p;
-			p += strcspn(p, ",}] \t");
-			if (p == s)
-				return NULL;
-		} else {
-			p++;
-		}
-	} while (depth > 0);
-	return p;
-}
-
 enum { J_SCHEMA, J_EVENT, J_ID, J_CLASS, J_VECTOR, J_TIER, J_HOST, J_PREFIX, J_STEP_S, J_FIRST, J_LAST, J_END, J_N };
 static const char *const json_keys[J_N] = { "schema", "event",  "id",         "class",     "vector",   "tier",
 					    "host",   "prefix", "step_s",     "first_step", "last_step", "end_step" };
-
-struct span {
-	const char *p; /* the value's text (a string without its quotes) */
-	size_t n;
-	int str;       /* a string */
-	int set;
-};
-
-/* The top-level members named in json_keys.  0, or -1 if the line is not
- * one JSON object. */
-static int json_members(const char *line, struct span *v)
-{
-	const char *p = skip_ws(line);
-
-	memset(v, 0, J_N * sizeof(*v));
-	if (*p++ != '{')
-		return -1;
-	p = skip_ws(p);
-	if (*p == '}')
-		return *skip_ws(p + 1) ? -1 : 0;
-	for (;;) {
-		if (*p != '"')
-			return -1;
-		const char *k = p + 1, *ke = skip_string(p);
-		if (ke == NULL)
-			return -1;
-		p = skip_ws(ke);
-		if (*p++ != ':')
-			return -1;
-		p = skip_ws(p);
-		const char *ve = skip_value(p);
-		if (ve == NULL)
-			return -1;
-		for (int i = 0; i < J_N; i++)
-			if ((size_t)(ke - 1 - k) == strlen(json_keys[i]) && memcmp(k, json_keys[i], (size_t)(ke - 1 - k)) == 0) {
-				v[i].set = 1;
-				v[i].str = *p == '"';
-				v[i].p = v[i].str ? p + 1 : p;
-				v[i].n = (size_t)(ve - p) - (v[i].str ? 2 : 0);
-			}
-		p = skip_ws(ve);
-		if (*p == ',') {
-			p = skip_ws(p + 1);
-			continue;
-		}
-		if (*p == '}')
-			return *skip_ws(p + 1) ? -1 : 0;
-		return -1;
-	}
-}
-
-/* A string member into out (escapes refused: our keys and values have
- * none).  0, or -1 when absent, not a string, escaped or too long. */
-static int span_str(const struct span *s, char *out, size_t outlen)
-{
-	if (!s->set || !s->str || s->n >= outlen || memchr(s->p, '\\', s->n) != NULL)
-		return -1;
-	memcpy(out, s->p, s->n);
-	out[s->n] = '\0';
-	return 0;
-}
-
-static int span_u64(const struct span *s, uint64_t *out)
-{
-	char buf[24], *end;
-
-	if (!s->set || s->str || s->n == 0 || s->n >= sizeof(buf) || s->p[0] == '-')
-		return -1;
-	memcpy(buf, s->p, s->n);
-	buf[s->n] = '\0';
-	errno = 0;
-	*out = strtoull(buf, &end, 10);
-	return *end || errno ? -1 : 0;
-}
 
 struct vec_ev {
 	struct mm_eval_event *v;
@@ -413,16 +287,16 @@ struct vec_ev {
 /* One alert line into e.  NULL, or why it is refused. */
 static const char *parse_alert(const char *line, struct mm_eval_event *e, uint64_t *step_s)
 {
-	struct span v[J_N];
+	struct mm_json_span v[J_N];
 	char buf[MM_EVAL_KEY_MAX];
 	uint64_t schema;
 
-	if (json_members(line, v) < 0)
+	if (mm_json_members(line, json_keys, J_N, v) < 0)
 		return "not a JSON object";
 	memset(e, 0, sizeof(*e));
-	if (span_u64(&v[J_SCHEMA], &schema) < 0 || schema != 1)
+	if (mm_json_u64(&v[J_SCHEMA], &schema) < 0 || schema != 1)
 		return "schema missing or not 1";
-	if (span_str(&v[J_EVENT], buf, sizeof(buf)) < 0)
+	if (mm_json_str(&v[J_EVENT], buf, sizeof(buf)) < 0)
 		return "no event";
 	if (strcmp(buf, "start") == 0)
 		e->ev = MM_EVAL_START;
@@ -432,24 +306,24 @@ static const char *parse_alert(const char *line, struct mm_eval_event *e, uint64
 		e->ev = MM_EVAL_END;
 	else
 		return "event is not start, update or end";
-	if (span_str(&v[J_CLASS], buf, sizeof(buf)) < 0 || (e->cls = mm_class_parse(buf)) < 0)
+	if (mm_json_str(&v[J_CLASS], buf, sizeof(buf)) < 0 || (e->cls = mm_class_parse(buf)) < 0)
 		return "class missing or unknown";
-	if ((span_str(&v[J_HOST], buf, sizeof(buf)) < 0 && span_str(&v[J_PREFIX], buf, sizeof(buf)) < 0) ||
+	if ((mm_json_str(&v[J_HOST], buf, sizeof(buf)) < 0 && mm_json_str(&v[J_PREFIX], buf, sizeof(buf)) < 0) ||
 	    canon_key(buf, e->key, sizeof(e->key)) < 0)
 		return "host or prefix missing or not an address";
-	if (span_u64(&v[J_FIRST], &e->first_step) < 0)
+	if (mm_json_u64(&v[J_FIRST], &e->first_step) < 0)
 		return "first_step missing";
-	if (span_u64(&v[J_LAST], &e->last_step) < 0)
+	if (mm_json_u64(&v[J_LAST], &e->last_step) < 0)
 		e->last_step = e->first_step;
-	if (e->ev == MM_EVAL_END && span_u64(&v[J_END], &e->end_step) < 0)
+	if (e->ev == MM_EVAL_END && mm_json_u64(&v[J_END], &e->end_step) < 0)
 		return "end without end_step";
-	if (span_str(&v[J_VECTOR], e->vector, sizeof(e->vector)) < 0)
+	if (mm_json_str(&v[J_VECTOR], e->vector, sizeof(e->vector)) < 0)
 		e->vector[0] = '\0'; /* null */
-	if (span_str(&v[J_TIER], buf, sizeof(buf)) == 0)
+	if (mm_json_str(&v[J_TIER], buf, sizeof(buf)) == 0)
 		e->act = strcmp(buf, "act") == 0;
-	if (span_str(&v[J_ID], e->id, sizeof(e->id)) < 0) /* no id: one incident per class, key, start */
+	if (mm_json_str(&v[J_ID], e->id, sizeof(e->id)) < 0) /* no id: one incident per class, key, start */
 		snprintf(e->id, sizeof(e->id), "%d/%.20s/%" PRIu64, e->cls, e->key, e->first_step);
-	if (span_u64(&v[J_STEP_S], step_s) < 0)
+	if (mm_json_u64(&v[J_STEP_S], step_s) < 0)
 		*step_s = 0;
 	return NULL;
 }
@@ -470,7 +344,7 @@ static int read_alerts(const char *path, struct vec_ev *out, uint64_t *step_s, u
 		struct mm_eval_event e;
 		uint64_t s;
 		const char *why;
-		if (*skip_ws(line) == '\0')
+		if (*mm_json_skip_ws(line) == '\0')
 			continue;
 		if ((why = parse_alert(line, &e, &s)) != NULL) {
 			bad_line(&r, why);

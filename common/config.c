@@ -21,7 +21,9 @@
 #include <unistd.h>
 
 #include "mamori/config.h"
+#include "mamori/exabgp.h"
 #include "mamori/log.h"
+#include "mamori/privdrop.h"
 
 void mm_decode_limits_default(struct mm_decode_limits *l)
 {
@@ -73,6 +75,7 @@ enum ctype {
 	CT_LOGLEVEL, /* error|warn|info|debug -> int */
 	CT_COMBINE,  /* either|both|ceiling|baseline -> int (enum mm_combine) */
 	CT_TIER,     /* investigate|act -> int (enum mm_tier: 1, 2) */
+	CT_ADDR,     /* one ADDR:PORT (struct mm_listen), empty = none */
 };
 
 enum {
@@ -110,6 +113,7 @@ static const struct keydef cfg_keys[] = {
 	{ "collector", "nflog_sampling_rate", CT_UINT, C_(nflog_sampling_rate), 1, 1000000, 1, NULL, 0 },
 	/* 40: an IPv4 header and the TCP header up to its flags fit. */
 	{ "collector", "nflog_copy_range", CT_UINT, C_(nflog_copy_range), 40, MM_NFLOG_COPY_MAX, 128, NULL, 0 },
+	{ "collector", "metrics", CT_ADDR, C_(collector_metrics), 0, 0, 0, "", 0 },
 
 	{ "limits", "max_exporters", CT_UINT, C_(limits.max_exporters), 1, 1u << 20, 0, NULL, F_DEFCODE },
 	{ "limits", "max_domains", CT_UINT, C_(limits.max_domains), 1, 4096, 0, NULL, F_DEFCODE },
@@ -144,6 +148,7 @@ static const struct keydef cfg_keys[] = {
 	{ "detector", "calm_steps", CT_UINT, C_(incident_calm_steps), 1, 8640, 6, NULL, 0 },
 	{ "detector", "max_incidents", CT_UINT, C_(max_incidents), 1, 10000000, 100000, NULL, 0 },
 	{ "detector", "max_prefixes", CT_UINT, C_(max_prefixes), 1, 4194304, 65536, NULL, 0 },
+	{ "detector", "metrics", CT_ADDR, C_(detector_metrics), 0, 0, 0, "", 0 },
 
 	{ "alerts", "stream", CT_STR, C_(alert_stream), 1, 0, 0, "mm:alerts", 0 },
 	{ "alerts", "stream_maxlen", CT_UINT, C_(alert_stream_maxlen), 1, 100000000, 100000, NULL, 0 },
@@ -156,8 +161,44 @@ static const struct keydef cfg_keys[] = {
 	{ "alerts", "hook_min_tier", CT_TIER, C_(alert_hook_min_tier), 0, 0, 1, NULL, 0 },
 
 	{ "log", "level", CT_LOGLEVEL, C_(log_level), 0, 0, MM_LOG_INFO, NULL, F_INT },
+
+	{ "daemon", "user", CT_STR, C_(daemon_user), 0, 0, 0, "", 0 },
+	{ "daemon", "group", CT_STR, C_(daemon_group), 0, 0, 0, "", 0 },
+	{ "daemon", "allow_root", CT_BOOL, C_(allow_root), 0, 1, 0, NULL, 0 },
+
+	{ "exabgp", "enabled", CT_BOOL, C_(exabgp_enabled), 0, 1, 0, NULL, 0 },
+	{ "exabgp", "dry_run", CT_BOOL, C_(exabgp_dry_run), 0, 1, 0, NULL, 0 },
+	{ "exabgp", "action", CT_STR, C_(exabgp_action), 1, 0, 0, "blackhole", 0 },
+	{ "exabgp", "classes", CT_STR, C_(exabgp_classes), 1, 0, 0, "flood,syn_flood,amplification", 0 },
+	{ "exabgp", "min_tier", CT_TIER, C_(exabgp_min_tier), 0, 0, 2, NULL, 0 },
+	{ "exabgp", "next_hop", CT_STR, C_(exabgp_next_hop), 1, 0, 0, "self", 0 },
+	{ "exabgp", "community", CT_STR, C_(exabgp_community), 1, 0, 0, "65535:666", 0 },
+	{ "exabgp", "rate_limit", CT_UINT, C_(exabgp_rate_limit), 0, 4000000000u, 0, NULL, 0 },
+	{ "exabgp", "max_routes", CT_UINT, C_(exabgp_max_routes), 1, 100000, 100, NULL, 0 },
 };
 #define NCFG_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+
+/* Text values that their user parses further: checked with that parser
+ * at load (NULL when fine, else why not), so that the error has a line. */
+static const struct {
+	const char *section, *key;
+	const char *(*check)(const char *v);
+} value_checks[] = {
+	{ "daemon", "user", mm_privdrop_check_name },
+	{ "daemon", "group", mm_privdrop_check_name },
+	{ "exabgp", "action", mm_exabgp_check_action },
+	{ "exabgp", "classes", mm_exabgp_check_classes },
+	{ "exabgp", "next_hop", mm_exabgp_check_next_hop },
+	{ "exabgp", "community", mm_exabgp_check_community },
+};
+
+static const char *check_value(const struct keydef *k, const char *v)
+{
+	for (size_t i = 0; i < sizeof(value_checks) / sizeof(value_checks[0]); i++)
+		if (strcmp(value_checks[i].section, k->section) == 0 && strcmp(value_checks[i].key, k->key) == 0)
+			return value_checks[i].check(v);
+	return NULL;
+}
 
 /* [exporter NAME]: offsets into struct mm_exporter_cfg. */
 static const struct keydef exp_keys[] = {
@@ -240,6 +281,8 @@ static const struct sectiondef sections[] = {
 	{ "detector", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 	{ "alerts", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 	{ "log", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
+	{ "daemon", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
+	{ "exabgp", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 #define SEC_NONE (-1) /* before the first header */
@@ -504,6 +547,9 @@ static void row_check(const struct keydef *k)
 	case CT_LISTEN:
 		ok = k->size == sizeof(((struct mm_config *)0)->listen);
 		break;
+	case CT_ADDR:
+		ok = k->size == sizeof(struct mm_listen);
+		break;
 	case CT_NFGROUP:
 		ok = k->size == sizeof(((struct mm_config *)0)->nflog_groups) && k->max <= UINT16_MAX &&
 		     (k->flags & F_REPEAT);
@@ -712,6 +758,10 @@ static int set_value(struct parser *ps, int line, const struct keydef *k, void *
 			perr(ps, line, "%s: '%s' is not an absolute path", k->key, q(&qb, v));
 			return -1;
 		}
+		if ((why = check_value(k, v)) != NULL) {
+			perr(ps, line, "%s: bad value '%s': %s", k->key, q(&qb, v), why);
+			return -1;
+		}
 		memcpy(dst, v, len + 1);
 		return 0;
 	case CT_PREFIX: {
@@ -757,6 +807,20 @@ static int set_value(struct parser *ps, int line, const struct keydef *k, void *
 		}
 		ps->nflog_line[c->nflog_ngroups] = line;
 		c->nflog_groups[c->nflog_ngroups++] = (uint16_t)n;
+		return 0;
+	}
+	case CT_ADDR: {
+		struct mm_listen l;
+
+		if (*v == '\0') {
+			memset(dst, 0, sizeof(l));
+			return 0;
+		}
+		if (mm_listen_parse(v, &l, &why) < 0) {
+			perr(ps, line, "%s: bad address '%s': %s", k->key, q(&qb, v), why);
+			return -1;
+		}
+		memcpy(dst, &l, sizeof(l));
 		return 0;
 	}
 	case CT_LISTEN: {
@@ -814,6 +878,7 @@ static void apply_defaults(const struct keydef *keys, size_t nkeys, void *base)
 		case CT_SECRET:
 			snprintf(dst, k->size, "%s", k->defstr != NULL ? k->defstr : "");
 			break;
+		case CT_ADDR: /* memset: none */
 		case CT_LISTEN:
 		case CT_NFGROUP:
 		case CT_PREFIX:
@@ -1632,6 +1697,9 @@ static void print_key(const struct mm_config *c, const struct keydef *k, const v
 			fprintf(out, "%s = %s\n", k->key, mm_prefix_str(&c->group_prefixes[i], tmp, sizeof(tmp)));
 		break;
 	}
+	case CT_ADDR:
+		fprintf(out, "%s =%s%s\n", k->key, *p != '\0' ? " " : "", ((const struct mm_listen *)(const void *)p)->text);
+		break;
 	case CT_LISTEN:
 		for (unsigned i = 0; i < c->nlisten; i++)
 			fprintf(out, "%s = %s\n", k->key, c->listen[i].text);

@@ -5,7 +5,7 @@
  * Format: INI-like.  `[section]` or `[section NAME]` headers, `key = value`
  * lines, `#` or `;` comments, blank lines ignored.  Singleton sections
  * ([collector], [limits], [redis], [window], [detector], [alerts],
- * [log]) may appear
+ * [log], [daemon], [exabgp]) may appear
  * once; named sections ([exporter NAME], [group NAME]) once per name.
  * Repeatable keys (listen, nflog_group, a group's prefix) may appear
  * several times.
@@ -185,6 +185,24 @@ struct mm_config {
 
 	/* [log] */
 	int log_level;                       /* enum mm_log_level, default info */
+
+	/* Operations (docs/operations.md).  metrics: text "" = no endpoint. */
+	struct mm_listen collector_metrics;  /* [collector] metrics: /metrics and /healthz */
+	struct mm_listen detector_metrics;   /* [detector] metrics */
+	/* [daemon] (common/privdrop.c) */
+	char daemon_user[MM_NAME_MAX];       /* drop to this user after binding, "" = none */
+	char daemon_group[MM_NAME_MAX];      /* "" = the user's primary group */
+	int allow_root;                      /* run the event loop as root, default no */
+	/* [exabgp] (common/exabgp.c, `mamori exabgp`) */
+	int exabgp_enabled;                  /* default no */
+	int exabgp_dry_run;                  /* log the lines instead of printing them */
+	char exabgp_action[16];              /* blackhole or flowspec */
+	char exabgp_classes[256];            /* comma-separated class names */
+	int exabgp_min_tier;                 /* enum mm_tier, default act */
+	char exabgp_next_hop[64];            /* "self" or an address */
+	char exabgp_community[24];           /* ASN:VALUE, default 65535:666 (RFC 7999) */
+	uint32_t exabgp_rate_limit;          /* flowspec: 0 = discard, else bytes/s */
+	uint32_t exabgp_max_routes;          /* routes announced at once, default 100 */
 };
 
 /*

@@ -441,6 +441,37 @@ static const struct {
 	{ "[alerts]\nhook_max = 0\n", "t.conf:2: hook_max: 0 out of range (1..256)\n" },
 	{ "[alerts]\nhook_min_tier = high\n",
 	  "t.conf:2: hook_min_tier: unknown tier 'high' (use investigate or act)\n" },
+	/* operations: metrics, [daemon], [exabgp] */
+	{ "[collector]\nmetrics = 127.0.0.1\n",
+	  "t.conf:2: metrics: bad address '127.0.0.1': missing port (use ADDR:PORT, [V6ADDR]:PORT or :PORT)\n" },
+	{ "[detector]\nmetrics = localhost:9552\n",
+	  "t.conf:2: metrics: bad address 'localhost:9552': not a numeric IPv4 address (host names are not looked up)\n" },
+	{ "[detector]\nmetrics = :1\nmetrics = :2\n",
+	  "t.conf:3: duplicate key 'metrics' in [detector] (first at line 2)\n" },
+	{ "[daemon]\nuser = no body\n",
+	  "t.conf:2: user: bad value 'no body': not a user or group name (letters, digits, '.', '_' and '-')\n" },
+	{ "[daemon]\ngroup = -wheel\n", "t.conf:2: group: bad value '-wheel': starts with '-'\n" },
+	{ "[daemon]\nuser = a23456789012345678901234567890123\n",
+	  "t.conf:2: user: bad value 'a23456789012345678901234567890123': longer than 32 characters\n" },
+	{ "[daemon]\nallow_root = sometimes\n", "t.conf:2: allow_root: bad boolean 'sometimes' (use yes or no)\n" },
+	{ "[daemon]\nuid = 65534\n", "t.conf:2: unknown key 'uid' in [daemon]\n" },
+	{ "[daemon x]\n", "t.conf:1: section [daemon] takes no name\n" },
+	{ "[exabgp]\naction = nullroute\n", "t.conf:2: action: bad value 'nullroute': use blackhole or flowspec\n" },
+	{ "[exabgp]\nclasses = flood,dns\n", "t.conf:2: classes: bad value 'flood,dns': unknown class 'dns'\n" },
+	{ "[exabgp]\nclasses = flood,horizontal_scan\n",
+	  "t.conf:2: classes: bad value 'flood,horizontal_scan': horizontal_scan names a source, not a victim to protect\n" },
+	{ "[exabgp]\nclasses = flood,\n",
+	  "t.conf:2: classes: bad value 'flood,': expected class names separated by commas\n" },
+	{ "[exabgp]\nclasses =\n", "t.conf:2: classes: must not be empty\n" },
+	{ "[exabgp]\nmin_tier = high\n", "t.conf:2: min_tier: unknown tier 'high' (use investigate or act)\n" },
+	{ "[exabgp]\nnext_hop = router1\n", "t.conf:2: next_hop: bad value 'router1': use self or an IPv4 or IPv6 address\n" },
+	{ "[exabgp]\ncommunity = 65536:666\n",
+	  "t.conf:2: community: bad value '65536:666': expected ASN:VALUE, each 0..65535 (RFC 7999 BLACKHOLE is 65535:666)\n" },
+	{ "[exabgp]\ncommunity = blackhole\n",
+	  "t.conf:2: community: bad value 'blackhole': expected ASN:VALUE, each 0..65535 (RFC 7999 BLACKHOLE is 65535:666)\n" },
+	{ "[exabgp]\nrate_limit = 4000000001\n", "t.conf:2: rate_limit: 4000000001 out of range (0..4000000000)\n" },
+	{ "[exabgp]\nmax_routes = 0\n", "t.conf:2: max_routes: 0 out of range (1..100000)\n" },
+	{ "[exabgp]\nenabled = 2\n", "t.conf:2: enabled: bad boolean '2' (use yes or no)\n" },
 	/* key lines */
 	{ "batch = 1\n", "t.conf:1: key 'batch' outside any section\n" },
 	{ "[collector]\nbatch 1\n", "t.conf:2: missing '=' (expected key = value)\n" },
@@ -953,6 +984,7 @@ START_TEST(test_print_format)
 			      "nflog_group = 0\n"
 			      "nflog_sampling_rate = 100\n"
 			      "nflog_copy_range = 64\n"
+			      "metrics =\n"
 			      "\n"
 			      "[limits]\n"
 			      "max_exporters = 5\n"
@@ -1073,6 +1105,7 @@ START_TEST(test_print_format)
 			      "calm_steps = 6\n"
 			      "max_incidents = 100000\n"
 			      "max_prefixes = 65536\n"
+			      "metrics =\n"
 			      "\n"
 			      "[alerts]\n"
 			      "stream = mm:alerts\n"
@@ -1086,7 +1119,23 @@ START_TEST(test_print_format)
 			      "hook_min_tier = investigate\n"
 			      "\n"
 			      "[log]\n"
-			      "level = warn\n");
+			      "level = warn\n"
+			      "\n"
+			      "[daemon]\n"
+			      "user =\n"
+			      "group =\n"
+			      "allow_root = no\n"
+			      "\n"
+			      "[exabgp]\n"
+			      "enabled = no\n"
+			      "dry_run = no\n"
+			      "action = blackhole\n"
+			      "classes = flood,syn_flood,amplification\n"
+			      "min_tier = act\n"
+			      "next_hop = self\n"
+			      "community = 65535:666\n"
+			      "rate_limit = 0\n"
+			      "max_routes = 100\n");
 	free(out);
 	mm_config_free(&c);
 }
@@ -1842,6 +1891,53 @@ END_TEST
 
 /* mm_config_override: a key replaced in every section of its name, added
  * where missing, everything else as written; the result loads. */
+/* The operations keys: metrics addresses, [daemon], [exabgp], as loaded,
+ * printed and loaded again. */
+START_TEST(test_operations_keys)
+{
+	struct mm_config c, d;
+	char *out, *out2;
+
+	load_ok(&c, "[collector]\nmetrics = 127.0.0.1:9551\n[detector]\nmetrics = [::1]:9552\n"
+		    "[daemon]\nuser = nobody\ngroup = nogroup\nallow_root = yes\n"
+		    "[exabgp]\nenabled = yes\ndry_run = yes\naction = flowspec\n"
+		    "classes = amplification , carpet_bombing\nmin_tier = investigate\nnext_hop = 192.0.2.1\n"
+		    "community = 64496:666\nrate_limit = 125000\nmax_routes = 7\n");
+	ck_assert_str_eq(c.collector_metrics.text, "127.0.0.1:9551");
+	ck_assert_int_eq(c.collector_metrics.ss.ss_family, AF_INET);
+	ck_assert_str_eq(c.detector_metrics.text, "[::1]:9552");
+	ck_assert_int_eq(c.detector_metrics.ss.ss_family, AF_INET6);
+	ck_assert_str_eq(c.daemon_user, "nobody");
+	ck_assert_str_eq(c.daemon_group, "nogroup");
+	ck_assert_int_eq(c.allow_root, 1);
+	ck_assert_int_eq(c.exabgp_enabled, 1);
+	ck_assert_int_eq(c.exabgp_dry_run, 1);
+	ck_assert_str_eq(c.exabgp_action, "flowspec");
+	ck_assert_str_eq(c.exabgp_classes, "amplification , carpet_bombing");
+	ck_assert_int_eq(c.exabgp_min_tier, 1);
+	ck_assert_str_eq(c.exabgp_next_hop, "192.0.2.1");
+	ck_assert_str_eq(c.exabgp_community, "64496:666");
+	ck_assert_uint_eq(c.exabgp_rate_limit, 125000);
+	ck_assert_uint_eq(c.exabgp_max_routes, 7);
+	out = print_str(&c);
+	ck_assert_ptr_nonnull(strstr(out, "\nmetrics = 127.0.0.1:9551\n"));
+	ck_assert_ptr_nonnull(strstr(out, "\nmetrics = [::1]:9552\n"));
+	ck_assert_ptr_nonnull(strstr(out, "[daemon]\nuser = nobody\ngroup = nogroup\nallow_root = yes\n"));
+	ck_assert_ptr_nonnull(strstr(out, "min_tier = investigate\n"));
+	load_ok(&d, out);
+	out2 = print_str(&d);
+	ck_assert_str_eq(out, out2);
+	free(out);
+	free(out2);
+	mm_config_free(&c);
+	mm_config_free(&d);
+	/* Empty means none. */
+	load_ok(&c, "[collector]\nmetrics =\n");
+	ck_assert_str_eq(c.collector_metrics.text, "");
+	mm_config_free(&c);
+}
+END_TEST
+
 START_TEST(test_override)
 {
 	static const char text[] = "# sweep base\n"
@@ -1944,6 +2040,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_example_config);
 	tcase_add_test(tc, test_docs_name_every_key);
 	tcase_add_test(tc, test_override);
+	tcase_add_test(tc, test_operations_keys);
 	suite_add_tcase(s, tc);
 	return s;
 }

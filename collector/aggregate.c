@@ -1241,6 +1241,42 @@ void mm_agg_free(struct mm_agg *a)
 	free(a);
 }
 
+int mm_agg_set_prefixes(struct mm_agg *a, const struct mm_prefix *prefixes, const uint16_t *prefix_group,
+			unsigned nprefixes)
+{
+	struct mm_agg_config c;
+	struct mm_lpm *lpm = a->lpm;
+	int32_t *f4 = a->fast4, *f6 = a->fast6;
+	size_t mem = a->mem;
+
+	for (unsigned i = 0; i < nprefixes; i++)
+		if (prefixes[i].len > 128)
+			return -1;
+	/* Records already taken are counted with the prefixes they came under. */
+	mm_agg_sync(a);
+	mm_agg_config_default(&c);
+	c.prefixes = prefixes;
+	c.prefix_group = prefix_group;
+	c.nprefixes = nprefixes;
+	a->lpm = NULL;
+	a->fast4 = a->fast6 = NULL;
+	if (build_prefixes(a, &c) < 0) {
+		mm_lpm_free(a->lpm);
+		free(a->fast4);
+		free(a->fast6);
+		a->lpm = lpm;
+		a->fast4 = f4;
+		a->fast6 = f6;
+		a->mem = mem;
+		return -1;
+	}
+	a->mem = mem;
+	mm_lpm_free(lpm);
+	free(f4);
+	free(f6);
+	return 0;
+}
+
 const struct mm_agg_stats *mm_agg_stats(const struct mm_agg *a)
 {
 	return &a->st;

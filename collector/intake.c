@@ -32,6 +32,7 @@ struct sock {
 	struct event *ev;
 	struct mm_intake *in;
 	uint32_t last_ovfl; /* last kernel drop counter seen */
+	struct sockaddr_storage bound; /* the address as bound (a reconfigure compares it) */
 	struct mm_intake_sock_stats st;
 };
 
@@ -41,6 +42,8 @@ struct mm_intake {
 	unsigned nsocks;
 	unsigned batch;
 	struct sock *socks;
+	struct event_base *base;       /* set by mm_intake_start */
+	struct mm_intake_sock_stats retired; /* sockets closed by a reconfigure */
 	/* One batch of receive buffers, shared by every socket. */
 	struct mmsghdr *msgs;
 	struct iovec *iov;
@@ -98,6 +101,7 @@ static int sock_open(struct sock *s, const struct mm_listen *l, uint32_t rcvbuf,
 		seterr(err, errlen, "bind", s->st.listen, errno);
 		return -1;
 	}
+	s->bound = l->ss;
 	if (getsockname(s->fd, (struct sockaddr *)&bound, &blen) == 0) {
 		if (bound.ss_family == AF_INET)
 			s->st.port = ntohs(((const struct sockaddr_in *)&bound)->sin_port);
@@ -263,6 +267,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 int mm_intake_start(struct mm_intake *in, struct event_base *base, char *err, size_t errlen)
 {
+	in->base = base;
 	for (unsigned i = 0; i < in->nsocks; i++) {
 		struct sock *s = &in->socks[i];
 
@@ -333,4 +338,122 @@ void mm_intake_refresh_drops(struct mm_intake *in)
 const struct mm_intake_sock_stats *mm_intake_sock_stats(const struct mm_intake *in, unsigned i)
 {
 	return i < in->nsocks ? &in->socks[i].st : NULL;
+}
+
+/* The same socket address: a listener that stays (port 0 is the kernel's
+ * choice each time, so only the same text keeps such a socket). */
+static int same_listen(const struct sock *s, const struct mm_listen *l)
+{
+	const struct sockaddr_storage *a = &s->bound;
+
+	if (strcmp(s->st.listen, l->text) == 0)
+		return 1;
+	if (a->ss_family != l->ss.ss_family)
+		return 0;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)&l->ss;
+		return y->sin_port != 0 && x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)&l->ss;
+	return y->sin6_port != 0 && x->sin6_port == y->sin6_port &&
+	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
+static void retire(struct mm_intake_sock_stats *r, const struct mm_intake_sock_stats *s)
+{
+	r->datagrams += s->datagrams;
+	r->bytes += s->bytes;
+	r->kernel_drops += s->kernel_drops;
+	r->truncated += s->truncated;
+	r->batches += s->batches;
+	r->full_batches += s->full_batches;
+	r->yields += s->yields;
+	r->errors += s->errors;
+	r->discarded += s->discarded;
+}
+
+int mm_intake_reconfigure(struct mm_intake *in, const struct mm_listen *ls, unsigned nls, uint32_t rcvbuf,
+			  unsigned *added, unsigned *removed, char *err, size_t errlen)
+{
+	struct sock *ns = calloc(nls ? nls : 1, sizeof(*ns));
+	int *from = calloc(nls ? nls : 1, sizeof(*from)); /* old index kept, or -1 */
+	unsigned i, j, nadd = 0, nkept = 0;
+
+	if (ns == NULL || from == NULL) {
+		seterr(err, errlen, "out of memory", "intake", 0);
+		goto fail;
+	}
+	for (i = 0; i < nls; i++) {
+		ns[i].fd = -1;
+		ns[i].in = in;
+		from[i] = -1;
+		for (j = 0; j < in->nsocks; j++)
+			if (in->socks[j].fd >= 0 && same_listen(&in->socks[j], &ls[i])) {
+				from[i] = (int)j;
+				break;
+			}
+	}
+	/* Everything that can fail first (binding the new sockets, the
+	 * events): on failure nothing has changed. */
+	for (i = 0; i < nls; i++) {
+		if (from[i] >= 0) {
+			ns[i].fd = in->socks[from[i]].fd;
+			ns[i].last_ovfl = in->socks[from[i]].last_ovfl;
+			ns[i].bound = in->socks[from[i]].bound;
+			ns[i].st = in->socks[from[i]].st;
+			nkept++;
+		} else {
+			if (sock_open(&ns[i], &ls[i], rcvbuf, err, errlen) < 0)
+				goto fail;
+			nadd++;
+		}
+		if (in->base != NULL) {
+			ns[i].ev = event_new(in->base, ns[i].fd, EV_READ | EV_PERSIST, on_read, &ns[i]);
+			if (ns[i].ev == NULL) {
+				seterr(err, errlen, "cannot create the read event", ns[i].st.listen, 0);
+				goto fail;
+			}
+		}
+	}
+	/* Commit: the kept sockets' queued datagrams stay where they are. */
+	for (j = 0; j < in->nsocks; j++) {
+		int kept = 0;
+
+		for (i = 0; i < nls; i++)
+			kept |= from[i] == (int)j;
+		if (in->socks[j].ev != NULL)
+			event_free(in->socks[j].ev);
+		if (!kept) {
+			if (in->socks[j].fd >= 0)
+				close(in->socks[j].fd);
+			retire(&in->retired, &in->socks[j].st);
+		}
+	}
+	for (i = 0; i < nls; i++)
+		if (ns[i].ev != NULL && event_add(ns[i].ev, NULL) < 0)
+			ns[i].st.errors++; /* cannot happen for a fresh event; counted if it does */
+	free(in->socks);
+	in->socks = ns;
+	if (added != NULL)
+		*added = nadd;
+	if (removed != NULL)
+		*removed = in->nsocks - nkept;
+	in->nsocks = nls;
+	free(from);
+	return 0;
+fail:
+	for (i = 0; ns != NULL && i < nls; i++) {
+		if (ns[i].ev != NULL)
+			event_free(ns[i].ev);
+		if (ns[i].fd >= 0 && (from == NULL || from[i] < 0))
+			close(ns[i].fd);
+	}
+	free(ns);
+	free(from);
+	return -1;
+}
+
+const struct mm_intake_sock_stats *mm_intake_retired_stats(const struct mm_intake *in)
+{
+	return &in->retired;
 }

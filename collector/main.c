@@ -21,6 +21,7 @@
 
 #include "mamori/capture.h"
 #include "mamori/config.h"
+#include "mamori/daemon_metrics.h"
 #include "mamori/decode.h"
 #include "mamori/dump.h"
 #include "mamori/exporters.h"
@@ -28,6 +29,8 @@
 #include "mamori/log.h"
 #include "mamori/nflog.h"
 #include "mamori/pipeline.h"
+#include "mamori/privdrop.h"
+#include "mamori/reload.h"
 
 #ifndef MAMORI_VERSION
 #define MAMORI_VERSION "0.1.0"
@@ -49,6 +52,7 @@ struct options {
 	const char *stats_json;/* --stats-json FILE */
 	struct mm_listen listen[MM_MAX_LISTEN];
 	unsigned nlisten;      /* --listen, overriding the config's */
+	int allow_root;        /* --allow-root */
 };
 
 struct collector {
@@ -71,6 +75,12 @@ struct collector {
 	uint64_t last_expire_ms; /* --read: capture time of the last expiry run */
 	int replay;              /* 1 in --read mode: time is the capture's */
 	sigset_t oldmask;        /* signal mask before main blocked ours */
+	/* operations: reload, metrics, privileges (docs/operations.md) */
+	struct event *ev_hup;
+	struct mm_metrics *metrics;   /* NULL: no [collector] metrics */
+	struct mm_reload_stats reload;
+	struct mm_ratelimit deny_rl;  /* warnings for datagrams the allowlist refuses */
+	uint64_t start_s;
 };
 
 /* ---- the datagram path ---------------------------------------------- */
@@ -114,6 +124,24 @@ static void warn_rejected(struct collector *c, const struct mm_exporter *ex, uin
 		 mm_sanitize_hex(payload, len, REJECT_SAMPLE, hex, sizeof(hex)), more);
 }
 
+/* Spoofed or misconfigured sources: say so, rate-limited, with a sample. */
+static void warn_denied(struct collector *c, const uint8_t src[16], uint16_t sport, const uint8_t *payload,
+			size_t len, uint64_t now_ms)
+{
+	char addr[64], hex[2 * REJECT_SAMPLE + 8], more[64] = "";
+	uint64_t suppressed = 0;
+
+	if (c->cfg.allow_unlisted_exporters || mm_log_level() < MM_LOG_WARN ||
+	    !mm_ratelimit_ok(&c->deny_rl, now_ms, &suppressed))
+		return;
+	if (suppressed > 0)
+		snprintf(more, sizeof(more), " (%" PRIu64 " similar warnings suppressed)", suppressed);
+	mm_warnx("%s port %u: not an allowed exporter (no [exporter] section covers it): dropped a %zu-byte "
+		 "datagram starting %s%s",
+		 mm_addr_str(src, addr, sizeof(addr)), sport, len,
+		 mm_sanitize_hex(payload, len, REJECT_SAMPLE, hex, sizeof(hex)), more);
+}
+
 static int pipeline_start(struct collector *c, uint64_t now_ms);
 
 /* --replay: the capture's clock drives the steps.  While a step is being
@@ -145,8 +173,11 @@ static int on_datagram(void *arg, const uint8_t src[16], int src_af, uint16_t sp
 		c->last_expire_ms = ts_ms;
 	}
 	ex = mm_exporters_get(c->exps, src, ts_ms);
-	if (ex == NULL)
-		return 0; /* refused by the allowlist, or no memory: counted in the table */
+	if (ex == NULL) {
+		/* refused by the allowlist, or no memory: counted in the table */
+		warn_denied(c, src, sport, payload, len, ts_ms);
+		return 0;
+	}
 	if (mm_decode(ex, payload, len, ts_ms, &c->sink) < 0) {
 		c->rejected++;
 		warn_rejected(c, ex, sport, payload, len, ts_ms);
@@ -399,11 +430,163 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* ---- operations: metrics, reload ------------------------------------- */
+
+static void fill_metrics(void *arg, struct mm_metrics_out *o)
+{
+	struct collector *c = arg;
+	struct mm_collector_status st = { &c->cfg, c->exps, c->intake, c->nflog, c->pipe,
+					  c->datagrams, c->rejected, c->records };
+
+	mm_metrics_process(o, PROG, MAMORI_VERSION, c->start_s, &c->reload);
+	mm_collector_metrics(o, &st);
+}
+
+/* Unhealthy: Redis not ready (intake goes on, the windows are queued). */
+static int health(void *arg, char *why, size_t len)
+{
+	struct collector *c = arg;
+
+	if (c->pipe != NULL && !mm_pipeline_writer_stats(c->pipe)->connected) {
+		snprintf(why, len, "redis not connected (%" PRIu32 " steps queued)",
+			 mm_pipeline_writer_stats(c->pipe)->steps_pending);
+		return -1;
+	}
+	return 0;
+}
+
+/* Keys a running collector cannot change: they size its memory, or bind
+ * what needs the privileges it gave up. */
+static const struct mm_config_field collector_fixed[] = {
+	MM_CONFIG_FIELD("[collector] batch", batch),
+	MM_CONFIG_FIELD("[collector] nflog_group", nflog_groups),
+	MM_CONFIG_FIELD("[collector] nflog_group", nflog_ngroups),
+	MM_CONFIG_FIELD("[collector] nflog_sampling_rate", nflog_sampling_rate),
+	MM_CONFIG_FIELD("[collector] nflog_copy_range", nflog_copy_range),
+	MM_CONFIG_FIELD("[limits]", limits),
+	MM_CONFIG_FIELD("[redis] queue_max_mb", redis_queue_max_mb),
+	MM_CONFIG_FIELD("[redis] stall_timeout", redis_stall_timeout_s),
+	MM_CONFIG_FIELD("[redis] backoff_max", redis_backoff_max_s),
+	MM_CONFIG_FIELD("[window] step", step_s),
+	MM_CONFIG_FIELD("[window] steps", window_steps),
+	MM_CONFIG_FIELD("[window] late_steps", late_steps),
+	MM_CONFIG_FIELD("[window] max_hosts", max_hosts),
+	MM_CONFIG_FIELD("[window] max_external", max_external),
+	MM_CONFIG_FIELD("[window] external_min_flows", external_min_flows),
+	MM_CONFIG_FIELD("[daemon] user", daemon_user),
+	MM_CONFIG_FIELD("[daemon] group", daemon_group),
+	MM_CONFIG_FIELD("[daemon] allow_root", allow_root),
+};
+
+/* A metrics server for next's address: the running one when it stays,
+ * a new one when it moves (*fresh = 1), NULL when there is none. */
+static int metrics_for(struct collector *c, const struct mm_listen *want, struct mm_metrics **out, int *fresh)
+{
+	char err[256];
+
+	*fresh = 0;
+	*out = NULL;
+	if (want->text[0] == '\0')
+		return 0;
+	if (c->metrics != NULL && strcmp(mm_metrics_listen(c->metrics)->text, want->text) == 0) {
+		*out = c->metrics;
+		return 0;
+	}
+	*out = mm_metrics_new(c->base, want, fill_metrics, health, c, err, sizeof(err));
+	if (*out == NULL) {
+		mm_warnx("%s", err);
+		return -1;
+	}
+	*fresh = 1;
+	mm_info("metrics on http://%s/metrics (port %u)", want->text, (unsigned)mm_metrics_port(*out));
+	return 0;
+}
+
+/*
+ * SIGHUP: parse into a new config, validate, then apply in an order that
+ * can be undone: metrics (a new address is bound beside the old), the
+ * listeners (new ones bound before removed ones close), the monitored
+ * prefixes (open steps stay: windows survive); only then is the config
+ * swapped and the rest (exporter rates and allowlist, Redis settings,
+ * log level) follows it.  Decoder state, windows and queued steps are
+ * never touched.
+ */
+static void reload_config(struct collector *c)
+{
+	struct mm_config next, old;
+	struct mm_metrics *m = NULL;
+	const struct mm_listen *ls;
+	unsigned nls, added = 0, removed = 0;
+	int fresh = 0;
+	char err[512];
+
+	if (!c->have_cfg || c->o.config == NULL) {
+		mm_warnx("reload: running on built-in defaults (no -c): nothing to reload");
+		return;
+	}
+	mm_info("SIGHUP: reloading %s", c->cfg.path);
+	if (mm_reload_load(c->cfg.path, &next) < 0) {
+		mm_reload_done(&c->reload, c->cfg.path, 0);
+		return;
+	}
+	mm_reload_keep(&next, &c->cfg, collector_fixed, sizeof(collector_fixed) / sizeof(collector_fixed[0]));
+	ls = c->o.nlisten > 0 ? c->o.listen : next.listen; /* --listen stays in force */
+	nls = c->o.nlisten > 0 ? c->o.nlisten : next.nlisten;
+	if (c->intake == NULL)
+		nls = 0; /* --dump of a capture: no sockets */
+	if (metrics_for(c, &next.collector_metrics, &m, &fresh) < 0)
+		goto refused;
+	if (c->intake != NULL &&
+	    mm_intake_reconfigure(c->intake, ls, nls, next.rcvbuf, &added, &removed, err, sizeof(err)) < 0) {
+		mm_warnx("reload: %s", err);
+		goto refused;
+	}
+	if (c->pipe != NULL && mm_pipeline_reconfigure(c->pipe, &next) < 0) {
+		mm_warnx("reload: cannot set up the new host groups (out of memory)");
+		/* Put the listeners back as they were (those closed are bound again). */
+		if (c->intake != NULL && mm_intake_reconfigure(c->intake, c->o.nlisten > 0 ? c->o.listen : c->cfg.listen,
+							       c->o.nlisten > 0 ? c->o.nlisten : c->cfg.nlisten,
+							       c->cfg.rcvbuf, NULL, NULL, err, sizeof(err)) < 0)
+			mm_warnx("reload: listeners not restored: %s", err);
+		goto refused;
+	}
+	/* Committed from here on. */
+	old = c->cfg;
+	c->cfg = next;
+	if (c->o.nlisten > 0) {
+		memcpy(c->cfg.listen, c->o.listen, sizeof(c->o.listen));
+		c->cfg.nlisten = c->o.nlisten;
+	}
+	mm_exporters_reconfigure(c->exps, &c->cfg);
+	if (c->pipe != NULL)
+		mm_pipeline_reconfigured(c->pipe);
+	if (m != c->metrics) {
+		mm_metrics_free(c->metrics);
+		c->metrics = m;
+	}
+	mm_log_set_level(c->o.verbose ? MM_LOG_DEBUG : c->cfg.log_level);
+	mm_config_free(&old);
+	if (added || removed)
+		mm_info("reload: %u listener%s added, %u removed", added, added == 1 ? "" : "s", removed);
+	mm_reload_done(&c->reload, c->cfg.path, 1);
+	return;
+refused:
+	if (fresh)
+		mm_metrics_free(m);
+	mm_config_free(&next);
+	mm_warnx("reload: %s could not be applied; keeping the running configuration", c->cfg.path);
+	mm_reload_done(&c->reload, c->cfg.path, 0);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct collector *c = arg;
 
 	(void)what;
+	if (sig == SIGHUP) {
+		reload_config(c);
+		return;
+	}
 	if (sig == SIGUSR1) {
 		report(c, 0);
 		return;
@@ -454,6 +637,7 @@ static void usage(FILE *f)
 		"  -t                   check the configuration and exit (0 = valid)\n"
 		"  -v                   with -t: print the normalised configuration; else debug logging\n"
 		"  -d, -f               stay in the foreground, log to stderr\n"
+		"      --allow-root     run as root when no [daemon] user is set (tests, containers)\n"
 		"      --dump           foreground, no Redis: print every flow as a JSON line on\n"
 		"                       stdout (docs/dump.md); statistics and logs on stderr\n"
 		"      --listen A:P     listen on A:P instead of the configured addresses\n"
@@ -468,7 +652,7 @@ static void usage(FILE *f)
 		"In --dump and --read modes without -c, built-in defaults are used.\n");
 }
 
-enum { OPT_DUMP = 256, OPT_LISTEN, OPT_READ, OPT_REPLAY, OPT_STATS_JSON };
+enum { OPT_DUMP = 256, OPT_LISTEN, OPT_READ, OPT_REPLAY, OPT_STATS_JSON, OPT_ALLOW_ROOT };
 
 /* 0 = go on, 1 = exit 0 (help/version), -1 = exit 1. */
 static int parse_args(struct options *o, int argc, char **argv)
@@ -480,6 +664,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 		{ "read", required_argument, NULL, OPT_READ },
 		{ "replay", required_argument, NULL, OPT_REPLAY },
 		{ "stats-json", required_argument, NULL, OPT_STATS_JSON },
+		{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -498,6 +683,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 		case OPT_READ: o->read = optarg; break;
 		case OPT_REPLAY: o->replay = optarg; break;
 		case OPT_STATS_JSON: o->stats_json = optarg; break;
+		case OPT_ALLOW_ROOT: o->allow_root = 1; break;
 		case OPT_LISTEN:
 			if (o->nlisten >= MM_MAX_LISTEN) {
 				fprintf(stderr, PROG ": at most %d --listen\n", MM_MAX_LISTEN);
@@ -682,13 +868,36 @@ static int run_live(struct collector *c)
 		mm_warnx("event_base_new failed");
 		return -1;
 	}
+	{
+		/* The last privileged steps: the metrics socket, then giving up
+		 * root before anything reads from the network. */
+		struct mm_privdrop pd;
+		int fresh, r;
+
+		if (metrics_for(c, &c->cfg.collector_metrics, &c->metrics, &fresh) < 0)
+			return -1;
+		memset(&pd, 0, sizeof(pd));
+		snprintf(pd.user, sizeof(pd.user), "%s", c->cfg.daemon_user);
+		snprintf(pd.group, sizeof(pd.group), "%s", c->cfg.daemon_group);
+		pd.allow_root = c->cfg.allow_root || c->o.allow_root;
+		r = mm_privdrop(&pd, err, sizeof(err));
+		if (r < 0) {
+			mm_warnx("%s", err);
+			return -1;
+		}
+		if (r == MM_PRIV_DROPPED)
+			mm_info("running as %s (uid %u, gid %u)", pd.user, (unsigned)getuid(), (unsigned)getgid());
+		else if (r == MM_PRIV_ROOT_ALLOWED)
+			mm_warnx("running as root: allowed by %s", c->o.allow_root ? "--allow-root" : "[daemon] allow_root");
+	}
+	c->ev_hup = evsignal_new(c->base, SIGHUP, on_signal, c);
 	c->ev_int = evsignal_new(c->base, SIGINT, on_signal, c);
 	c->ev_term = evsignal_new(c->base, SIGTERM, on_signal, c);
 	c->ev_usr1 = evsignal_new(c->base, SIGUSR1, on_signal, c);
 	c->ev_tick = event_new(c->base, -1, EV_PERSIST, on_tick, c);
 	c->ev_stats = event_new(c->base, -1, EV_PERSIST, on_stats, c);
-	if (!c->ev_int || !c->ev_term || !c->ev_usr1 || !c->ev_tick || !c->ev_stats ||
-	    event_add(c->ev_int, NULL) < 0 || event_add(c->ev_term, NULL) < 0 || event_add(c->ev_usr1, NULL) < 0 ||
+	if (!c->ev_hup || !c->ev_int || !c->ev_term || !c->ev_usr1 || !c->ev_tick || !c->ev_stats ||
+	    event_add(c->ev_hup, NULL) < 0 || event_add(c->ev_int, NULL) < 0 || event_add(c->ev_term, NULL) < 0 || event_add(c->ev_usr1, NULL) < 0 ||
 	    event_add(c->ev_tick, &one) < 0 || event_add(c->ev_stats, &stats) < 0) {
 		mm_warnx("cannot set up the event loop");
 		return -1;
@@ -728,11 +937,12 @@ static int run_live(struct collector *c)
 
 static void teardown(struct collector *c)
 {
-	struct event *evs[] = { c->ev_int, c->ev_term, c->ev_usr1, c->ev_tick, c->ev_stats, c->ev_step };
+	struct event *evs[] = { c->ev_int, c->ev_term, c->ev_usr1, c->ev_tick, c->ev_stats, c->ev_step, c->ev_hup };
 
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i] != NULL)
 			event_free(evs[i]);
+	mm_metrics_free(c->metrics);
 	mm_intake_free(c->intake);
 	mm_nflog_free(c->nflog);
 	mm_pipeline_free(c->pipe);
@@ -765,6 +975,7 @@ int main(int argc, char **argv)
 		sigaddset(&ours, SIGINT);
 		sigaddset(&ours, SIGTERM);
 		sigaddset(&ours, SIGUSR1);
+		sigaddset(&ours, SIGHUP);
 		sigprocmask(SIG_BLOCK, &ours, &c.oldmask);
 	}
 	mm_log_init(PROG, 1, MM_LOG_INFO);
@@ -809,6 +1020,8 @@ int main(int argc, char **argv)
 	c.sink.emit = c.o.dump ? sink_dump : sink_count;
 	c.sink.arg = &c;
 	mm_ratelimit_init(&c.reject_rl, 1.0, 10.0);
+	mm_ratelimit_init(&c.deny_rl, 1.0, 10.0);
+	c.start_s = (uint64_t)time(NULL);
 
 	c.exps = mm_exporters_new(&c.cfg);
 	if (c.exps == NULL) {

@@ -76,6 +76,19 @@ err:
 	return NULL;
 }
 
+int mm_pipeline_reconfigure(struct mm_pipeline *p, const struct mm_config *next)
+{
+	if (mm_agg_set_prefixes(p->agg, next->group_prefixes, next->group_prefix_group, next->ngroup_prefixes) < 0)
+		return -1;
+	p->persist_every_ms = (uint64_t)next->retention_s * 500u;
+	return 0;
+}
+
+void mm_pipeline_reconfigured(struct mm_pipeline *p)
+{
+	mm_redis_writer_reconfigure(p->writer, p->cfg);
+}
+
 void mm_pipeline_free(struct mm_pipeline *p)
 {
 	if (p == NULL)

@@ -77,6 +77,20 @@ void mm_intake_free(struct mm_intake *in);
  * read are not reported with any datagram); call before reading stats. */
 void mm_intake_refresh_drops(struct mm_intake *in);
 unsigned mm_intake_nsocks(const struct mm_intake *in);
+/*
+ * Listen on exactly ls[0..nls) (a reload): sockets whose address is still
+ * listed are kept as they are (their queued datagrams, counters and
+ * events), new addresses are opened and bound, and sockets no longer
+ * listed are closed, their counters added to mm_intake_retired_stats.
+ * Everything that can fail is done before anything is closed: on failure
+ * (-1, err filled) the intake is unchanged.  rcvbuf applies to new
+ * sockets.  *added and *removed (may be NULL) count the changes.
+ */
+int mm_intake_reconfigure(struct mm_intake *in, const struct mm_listen *ls, unsigned nls, uint32_t rcvbuf,
+			  unsigned *added, unsigned *removed, char *err, size_t errlen);
+/* The counters of every socket closed by a reconfigure, summed (listen,
+ * port and rcvbuf unset), so that totals never go backwards. */
+const struct mm_intake_sock_stats *mm_intake_retired_stats(const struct mm_intake *in);
 const struct mm_intake_sock_stats *mm_intake_sock_stats(const struct mm_intake *in, unsigned i);
 
 #endif

@@ -27,6 +27,16 @@ struct mm_pipeline *mm_pipeline_new(struct event_base *base, const struct mm_con
 				    struct mm_exporters *exps, uint64_t now_ms, char *err, size_t errlen);
 void mm_pipeline_free(struct mm_pipeline *p);
 
+/* A reload, in two halves around the caller's swap of its config (the
+ * pipeline keeps the pointer it was given).  Before: the monitored
+ * prefixes of `next` take effect (open steps are kept: windows survive);
+ * 0, or -1 with nothing changed.  After, the swapped-in config at the old
+ * address: the Redis writer takes its settings (collector id, retention,
+ * server; a new server is connected at once).  [window] sizes and
+ * [redis] queue limits are restart-only (the caller keeps them). */
+int mm_pipeline_reconfigure(struct mm_pipeline *p, const struct mm_config *next);
+void mm_pipeline_reconfigured(struct mm_pipeline *p);
+
 /* Load every exporter's stored templates and sampling state from Redis
  * into the exporter table (synchronous: call before intake starts).
  * Returns items imported, or -1 with err filled (Redis unreachable: the

@@ -137,12 +137,12 @@ measure() {
 	case $c in
 	mamori)
 		# shellcheck disable=SC2086
-		$pin_collector "$collector" $mamori_cfg --dump --listen "127.0.0.1:$port" \
+		$pin_collector "$collector" --allow-root $mamori_cfg --dump --listen "127.0.0.1:$port" \
 		    --stats-json "$d/stats.json" ${MAMORI_ARGS:-} >/dev/null 2>"$d/collector.err" &
 		;;
 	mamori-redis)
 		# shellcheck disable=SC2086
-		$pin_collector "$collector" -f -c "$MM_TMP/mamori-redis.conf" --listen "127.0.0.1:$port" \
+		$pin_collector "$collector" --allow-root -f -c "$MM_TMP/mamori-redis.conf" --listen "127.0.0.1:$port" \
 		    --stats-json "$d/stats.json" ${MAMORI_ARGS:-} 2>"$d/collector.err" &
 		;;
 	nfcapd)

@@ -79,7 +79,7 @@ printf 'run\tsent\trecords\tkernel_drops\tenobufs\tloss_pct\tsend_pps\tcollector
 printf '%-4s %10s %10s %10s %8s %7s %12s %14s %7s %9s\n' run sent records k_drops enobufs loss% send/s collector/s cpu% ns/rec
 i=1
 while [ "$i" -le "$repeat" ]; do
-	ip netns exec "$NS" "$COL" --dump -c "$MM_TMP/c.conf" --stats-json "$MM_TMP/s$i.json" \
+	ip netns exec "$NS" "$COL" --allow-root --dump -c "$MM_TMP/c.conf" --stats-json "$MM_TMP/s$i.json" \
 		>/dev/null 2>"$MM_TMP/c$i.err" &
 	cpid=$!
 	track_pid "$cpid"

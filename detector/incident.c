@@ -87,6 +87,15 @@ void mm_incident_key_host(struct mm_incident_key *key, const uint8_t addr[16], e
 
 /* ---- the table -------------------------------------------------------- */
 
+int mm_incidents_set_timing(struct mm_incidents *t, uint32_t update_steps, uint32_t calm_steps)
+{
+	if (update_steps < 1 || calm_steps < 1)
+		return -1;
+	t->p.update_steps = update_steps;
+	t->p.calm_steps = calm_steps;
+	return 0;
+}
+
 struct mm_incidents *mm_incidents_new(const struct mm_incident_params *p, mm_incident_fn fn, void *arg)
 {
 	struct mm_incidents *t;

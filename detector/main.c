@@ -27,11 +27,17 @@
 #include <hiredis/hiredis.h>
 #include "mamori/alert.h"
 #include "mamori/config.h"
+#include "mamori/daemon_metrics.h"
 #include "mamori/detector.h"
 #include "mamori/log.h"
+#include "mamori/privdrop.h"
 #include "mamori/redis_schema.h"
+#include "mamori/reload.h"
 
 #define PROG "mamori-detector"
+#ifndef MAMORI_VERSION
+#define MAMORI_VERSION "0.1.0"
+#endif
 #define BATCH 1024            /* hosts read and scored per pipeline */
 #define MAX_COLLECTORS 64     /* collectors remembered for the done wait */
 #define COLLECTOR_FORGET 30   /* steps without a done mark: not waited for */
@@ -40,6 +46,7 @@ struct opts {
 	const char *conf;
 	const char *id;
 	int check, fg, json, replay_all;
+	int verbose, allow_root;      /* -v (with -t), --allow-root */
 	unsigned shard_n, shard_m;
 	int replay;
 	uint64_t first, last;
@@ -84,6 +91,14 @@ struct det {
 	uint8_t (*batchaddr)[16], (*newaddr)[16], (*ownaddr)[16];
 	uint64_t incomplete_steps;
 	int stop;
+	/* operations: reload, metrics (docs/operations.md) */
+	struct mm_metrics *metrics;   /* NULL: no [detector] metrics */
+	struct mm_reload_stats reload;
+	struct mm_alert_stats alerts_retired; /* outputs replaced by reloads */
+	uint64_t events[MM_CLASS_COUNT][3];
+	int64_t open[MM_CLASS_COUNT];
+	uint64_t steps_scored, step_errors, start_s;
+	double step_s_sum, step_s_last;
 };
 
 static uint64_t now_ms(void)
@@ -98,6 +113,10 @@ static void on_event(void *arg, enum mm_incident_event ev, const struct mm_incid
 	struct det *x = arg;
 	char buf[MM_ALERT_JSON_MAX];
 
+	if (inc->key.cls < MM_CLASS_COUNT && (unsigned)ev < 3) {
+		x->events[inc->key.cls][ev]++;
+		x->open[inc->key.cls] += ev == MM_INC_START ? 1 : ev == MM_INC_END ? -1 : 0;
+	}
 	mm_alert_emit(x->out, ev, inc);
 	if (x->o.json && mm_alert_json(ev, inc, x->cfg.step_s, x->id, buf, sizeof(buf)) > 0) {
 		fputs(buf, stdout);
@@ -634,8 +653,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while (!x->stop && now >= due) {
 		c = step_complete(x, x->next_step);
-		if (c < 0)
+		if (c < 0) {
+			x->step_errors++;
 			return; /* Redis down: retry next tick */
+		}
 		if (c == 0) {
 			if (x->wait_started_ms == 0)
 				x->wait_started_ms = now;
@@ -643,11 +664,200 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 				return;
 		}
 		x->wait_started_ms = 0;
-		if (score_step(x, x->next_step, c) < 0)
-			return;
+		{
+			struct timespec t0, t1;
+
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			if (score_step(x, x->next_step, c) < 0) {
+				x->step_errors++;
+				return;
+			}
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			x->step_s_last = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+			x->step_s_sum += x->step_s_last;
+			x->steps_scored++;
+		}
 		x->next_step++;
 		due += step_ms;
 	}
+}
+
+/* ---- operations: metrics, reload --------------------------------------- */
+
+/* The outputs' counters, with those of outputs a reload replaced. */
+static struct mm_alert_stats alert_totals(const struct det *x)
+{
+	struct mm_alert_stats t = x->alerts_retired;
+	const struct mm_alert_stats *a = mm_alert_outputs_stats(x->out);
+
+	t.events += a->events;
+	t.stream_added += a->stream_added;
+	t.published += a->published;
+	t.file_lines += a->file_lines;
+	t.syslog_lines += a->syslog_lines;
+	t.hooks_run += a->hooks_run;
+	t.hooks_failed += a->hooks_failed;
+	t.hooks_timed_out += a->hooks_timed_out;
+	t.hooks_skipped += a->hooks_skipped;
+	t.redis_errors += a->redis_errors;
+	t.dropped += a->dropped;
+	return t;
+}
+
+static void fill_metrics(void *arg, struct mm_metrics_out *o)
+{
+	struct det *x = arg;
+	struct mm_alert_stats a = alert_totals(x);
+	struct mm_detector_status st;
+
+	memset(&st, 0, sizeof(st));
+	st.det = x->d;
+	st.alerts = &a;
+	memcpy(st.events, x->events, sizeof(st.events));
+	memcpy(st.open, x->open, sizeof(st.open));
+	st.steps = x->steps_scored;
+	st.incomplete_steps = x->incomplete_steps;
+	st.step_errors = x->step_errors;
+	st.step_seconds_sum = x->step_s_sum;
+	st.step_seconds_last = x->step_s_last;
+	st.next_step = x->next_step;
+	st.redis_errors = x->step_errors;
+	mm_metrics_process(o, PROG, MAMORI_VERSION, x->start_s, &x->reload);
+	mm_detector_metrics(o, &st);
+}
+
+/* Unhealthy: scoring has fallen more than two steps behind the clock. */
+static int health(void *arg, char *why, size_t len)
+{
+	struct det *x = arg;
+	uint64_t step_ms = (uint64_t)x->cfg.step_s * 1000, due = now_ms() / step_ms;
+
+	if (x->next_step + x->cfg.late_steps + 3 < due) {
+		snprintf(why, len, "scoring is %" PRIu64 " steps behind (redis errors %" PRIu64 ")",
+			 due - x->next_step - x->cfg.late_steps - 1, x->step_errors);
+		return -1;
+	}
+	return 0;
+}
+
+static int metrics_for(struct det *x, const struct mm_listen *want, struct mm_metrics **out, int *fresh)
+{
+	char err[256];
+
+	*fresh = 0;
+	*out = NULL;
+	if (want->text[0] == '\0')
+		return 0;
+	if (x->metrics != NULL && strcmp(mm_metrics_listen(x->metrics)->text, want->text) == 0) {
+		*out = x->metrics;
+		return 0;
+	}
+	*out = mm_metrics_new(x->base, want, fill_metrics, health, x, err, sizeof(err));
+	if (*out == NULL) {
+		mm_warnx("%s", err);
+		return -1;
+	}
+	*fresh = 1;
+	mm_info("metrics on http://%s/metrics (port %u)", want->text, (unsigned)mm_metrics_port(*out));
+	return 0;
+}
+
+/* Keys a running detector cannot change: table sizes, the window, its
+ * Redis connections and id, privileges. */
+static const struct mm_config_field detector_fixed[] = {
+	MM_CONFIG_FIELD("[collector] id", collector_id),
+	MM_CONFIG_FIELD("[redis] host", redis_host),
+	MM_CONFIG_FIELD("[redis] port", redis_port),
+	MM_CONFIG_FIELD("[redis] socket", redis_socket),
+	MM_CONFIG_FIELD("[redis] db", redis_db),
+	MM_CONFIG_FIELD("[redis] user", redis_user),
+	MM_CONFIG_FIELD("[redis] password", redis_password),
+	MM_CONFIG_FIELD("[window] step", step_s),
+	MM_CONFIG_FIELD("[window] steps", window_steps),
+	MM_CONFIG_FIELD("[window] late_steps", late_steps),
+	MM_CONFIG_FIELD("[window] max_hosts", max_hosts),
+	MM_CONFIG_FIELD("[window] max_external", max_external),
+	MM_CONFIG_FIELD("[detector] slow_window_steps", slow_window_steps),
+	MM_CONFIG_FIELD("[detector] max_incidents", max_incidents),
+	MM_CONFIG_FIELD("[detector] max_prefixes", max_prefixes),
+	MM_CONFIG_FIELD("[daemon] user", daemon_user),
+	MM_CONFIG_FIELD("[daemon] group", daemon_group),
+	MM_CONFIG_FIELD("[daemon] allow_root", allow_root),
+};
+
+/* [alerts] from stream to hook_min_tier, as laid out in struct mm_config. */
+static int alerts_differ(const struct mm_config *a, const struct mm_config *b)
+{
+	size_t from = offsetof(struct mm_config, alert_stream);
+	size_t to = offsetof(struct mm_config, alert_hook_min_tier) + sizeof(a->alert_hook_min_tier);
+
+	return memcmp((const char *)a + from, (const char *)b + from, to - from) != 0;
+}
+
+/*
+ * SIGHUP: parse, validate, prepare what can fail (metrics address, new
+ * alert outputs, the detector's new group tables), then swap.  Hosts,
+ * their baselines and slow windows, group baselines (by group name) and
+ * open incidents are kept; a reload between steps changes nothing of a
+ * step being scored (the loop is single-threaded).
+ */
+static void reload_config(struct det *x)
+{
+	struct mm_config next, old;
+	struct mm_metrics *m = NULL;
+	struct mm_alert_outputs *out = NULL;
+	int fresh = 0;
+	char err[256];
+
+	mm_info("SIGHUP: reloading %s", x->o.conf);
+	if (mm_reload_load(x->o.conf, &next) < 0) {
+		mm_reload_done(&x->reload, x->o.conf, 0);
+		return;
+	}
+	mm_reload_keep(&next, &x->cfg, detector_fixed, sizeof(detector_fixed) / sizeof(detector_fixed[0]));
+	if (metrics_for(x, &next.detector_metrics, &m, &fresh) < 0)
+		goto refused;
+	if (alerts_differ(&next, &x->cfg) &&
+	    (out = mm_alert_outputs_new(x->base, &next, x->id, err, sizeof(err))) == NULL) {
+		mm_warnx("reload: alerts: %s", err);
+		goto refused;
+	}
+	if (mm_det_reconfigure(x->d, &next) < 0) {
+		mm_warnx("reload: cannot set up the new groups (out of memory)");
+		goto refused;
+	}
+	old = x->cfg;
+	x->cfg = next;
+	if (out != NULL) {
+		/* What the old outputs still have in flight goes out first. */
+		mm_alert_outputs_drain(x->out, 1000);
+		x->alerts_retired = alert_totals(x);
+		mm_alert_outputs_free(x->out);
+		x->out = out;
+		/* alert_totals adds the new outputs' (zero) counters again: none yet. */
+	}
+	if (m != x->metrics) {
+		mm_metrics_free(x->metrics);
+		x->metrics = m;
+	}
+	mm_log_set_level(x->cfg.log_level);
+	mm_config_free(&old);
+	mm_reload_done(&x->reload, x->o.conf, 1);
+	return;
+refused:
+	mm_alert_outputs_free(out);
+	if (fresh)
+		mm_metrics_free(m);
+	mm_config_free(&next);
+	mm_warnx("reload: %s could not be applied; keeping the running configuration", x->o.conf);
+	mm_reload_done(&x->reload, x->o.conf, 0);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	reload_config(arg);
 }
 
 static void usage(int code)
@@ -657,7 +867,9 @@ static void usage(int code)
 		"                       [--replay-steps FIRST:LAST | --replay-all] [--json]\n"
 		"  -c FILE              configuration (default /etc/mamori/mamori.conf)\n"
 		"  -t                   check the configuration and exit\n"
+		"  -v                   with -t: print the normalised configuration\n"
 		"  -f                   stay in the foreground, log to stderr\n"
+		"  --allow-root         run as root when no [daemon] user is set (tests, containers)\n"
 		"  --id ID              detector id in alerts (default: the collector id)\n"
 		"  --shard N/M          score only hosts with mm_redis_shard(addr) %% M == N\n"
 		"  --replay-steps A:B   score the recorded steps A..B and exit\n"
@@ -668,13 +880,14 @@ static void usage(int code)
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_ID = 256, OPT_SHARD, OPT_STEPS, OPT_ALL, OPT_JSON };
+	enum { OPT_ID = 256, OPT_SHARD, OPT_STEPS, OPT_ALL, OPT_JSON, OPT_ALLOW_ROOT };
 	static const struct option lo[] = {
 		{ "id", required_argument, NULL, OPT_ID },
 		{ "shard", required_argument, NULL, OPT_SHARD },
 		{ "replay-steps", required_argument, NULL, OPT_STEPS },
 		{ "replay-all", no_argument, NULL, OPT_ALL },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -684,9 +897,11 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->conf = "/etc/mamori/mamori.conf";
 	o->shard_m = 1;
-	while ((ch = getopt_long(argc, argv, "c:fht", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fhtv", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'c': o->conf = optarg; break;
+		case 'v': o->verbose = 1; break;
+		case OPT_ALLOW_ROOT: o->allow_root = 1; break;
 		case 'f': o->fg = 1; break;
 		case 't': o->check = 1; break;
 		case 'h': usage(0); break;
@@ -721,7 +936,7 @@ int main(int argc, char **argv)
 {
 	struct det *x = calloc(1, sizeof(*x));
 	char err[256];
-	struct event *ev_int = NULL, *ev_term = NULL, *ev_tick = NULL;
+	struct event *ev_int = NULL, *ev_term = NULL, *ev_tick = NULL, *ev_hup = NULL;
 	int rc = 1;
 
 	if (x == NULL)
@@ -733,7 +948,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (x->o.check) {
-		printf("%s: configuration OK\n", x->o.conf);
+		if (x->o.verbose)
+			mm_config_print(&x->cfg, stdout);
+		else
+			printf("%s: configuration OK\n", x->o.conf);
 		mm_config_free(&x->cfg);
 		free(x);
 		return 0;
@@ -773,6 +991,30 @@ int main(int argc, char **argv)
 	ev_term = evsignal_new(x->base, SIGTERM, on_signal, x);
 	if (ev_int == NULL || ev_term == NULL || evsignal_add(ev_int, NULL) || evsignal_add(ev_term, NULL))
 		mm_fatalx("signals");
+	x->start_s = (uint64_t)time(NULL);
+	if (!x->o.replay) {
+		/* Live: the metrics port while privileged, then give up root
+		 * before the loop; SIGHUP reloads. */
+		struct mm_privdrop pd;
+		int fresh, r;
+
+		if (metrics_for(x, &x->cfg.detector_metrics, &x->metrics, &fresh) < 0)
+			mm_fatalx("metrics");
+		memset(&pd, 0, sizeof(pd));
+		snprintf(pd.user, sizeof(pd.user), "%s", x->cfg.daemon_user);
+		snprintf(pd.group, sizeof(pd.group), "%s", x->cfg.daemon_group);
+		pd.allow_root = x->cfg.allow_root || x->o.allow_root;
+		r = mm_privdrop(&pd, err, sizeof(err));
+		if (r < 0)
+			mm_fatalx("%s", err);
+		if (r == MM_PRIV_DROPPED)
+			mm_info("running as %s (uid %u, gid %u)", pd.user, (unsigned)getuid(), (unsigned)getgid());
+		else if (r == MM_PRIV_ROOT_ALLOWED)
+			mm_warnx("running as root: allowed by %s", x->o.allow_root ? "--allow-root" : "[daemon] allow_root");
+		ev_hup = evsignal_new(x->base, SIGHUP, on_hup, x);
+		if (ev_hup == NULL || evsignal_add(ev_hup, NULL))
+			mm_fatalx("signals");
+	}
 
 	if (x->o.replay) {
 		rc = run_replay(x) < 0 ? 1 : 0;
@@ -799,6 +1041,9 @@ int main(int argc, char **argv)
 	}
 	if (ev_tick)
 		event_free(ev_tick);
+	if (ev_hup)
+		event_free(ev_hup);
+	mm_metrics_free(x->metrics);
 	event_free(ev_int);
 	event_free(ev_term);
 	mm_alert_outputs_free(x->out);

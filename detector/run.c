@@ -73,6 +73,7 @@ struct held {
 struct mm_det {
 	const struct mm_config *cfg;
 	uint32_t max_hosts, max_external;
+	uint32_t max_external_cfg;    /* [window] max_external, in force while there are groups */
 	struct mm_det_host **buckets;
 	uint32_t nbuckets;            /* power of two */
 	unsigned ngroups;
@@ -115,6 +116,7 @@ struct mm_det *mm_det_new(const struct mm_config *cfg, uint32_t max_hosts, mm_in
 	d->max_hosts = max_hosts ? max_hosts : cfg->max_hosts;
 	if (d->max_hosts == 0)
 		d->max_hosts = 1;
+	d->max_external_cfg = cfg->max_external;
 	d->max_external = cfg->ngroups > 0 ? cfg->max_external : 0;
 	d->slow_steps = mm_slow_window_steps(cfg);
 	d->block_steps = (d->slow_steps + 5) / 6;
@@ -151,6 +153,91 @@ struct mm_det *mm_det_new(const struct mm_config *cfg, uint32_t max_hosts, mm_in
 err:
 	mm_det_free(d);
 	return NULL;
+}
+
+int mm_det_reconfigure(struct mm_det *d, const struct mm_config *next)
+{
+	const struct mm_config *cur = d->cfg;
+	unsigned ng = next->ngroups ? next->ngroups : 1;
+	struct mm_detect_params *params = calloc(ng, sizeof(*params));
+	struct mm_baseline *gbase = calloc(ng, sizeof(*gbase));
+	struct mm_tow *tow = calloc(ng, sizeof(*tow));
+	struct mm_group_acc *acc = calloc(ng, sizeof(*acc));
+	int *map = calloc(d->ngroups ? d->ngroups : 1, sizeof(*map)); /* old group -> new, -1 gone */
+
+	if (params == NULL || gbase == NULL || tow == NULL || acc == NULL || map == NULL) {
+		free(params);
+		free(gbase);
+		free(tow);
+		free(acc);
+		free(map);
+		return -1;
+	}
+	/* Groups are matched by name: a group that stays keeps what it
+	 * learnt (its baseline and time-of-week profile), wherever it now is
+	 * in the file; a new one starts cold. */
+	for (unsigned o = 0; o < d->ngroups; o++)
+		map[o] = -1;
+	for (unsigned g = 0; g < next->ngroups; g++) {
+		mm_detect_params_from_group(&params[g], next, &next->groups[g]);
+		mm_baseline_init(&gbase[g]);
+		mm_tow_init(&tow[g]);
+		mm_group_acc_init(&acc[g]);
+		for (unsigned o = 0; o < d->ngroups && o < cur->ngroups; o++)
+			if (strcmp(cur->groups[o].name, next->groups[g].name) == 0) {
+				gbase[g] = d->gbase[o];
+				tow[g] = d->tow[o];
+				acc[g] = d->acc[o];
+				map[o] = (int)g;
+			}
+	}
+	/* Hosts follow the new prefixes.  Their own baselines stay; a host
+	 * no longer monitored keeps no state here (its open incidents end as
+	 * usual, after calm_steps without it); an external source now inside
+	 * a group becomes a monitored host with its baseline still to load. */
+	for (uint32_t i = 0; i < d->nbuckets; i++) {
+		struct mm_det_host **pp = &d->buckets[i], *h;
+
+		while ((h = *pp) != NULL) {
+			int g = mm_config_group_of(next, h->addr);
+
+			if (g >= 0) {
+				if (h->external) {
+					h->external = 0;
+					h->loaded = 0;
+					d->st.externals--;
+					d->st.hosts++;
+				}
+				h->group = g;
+			} else if (!h->external) {
+				*pp = h->next;
+				free(h->blk);
+				free(h);
+				d->st.hosts--;
+				d->st.hosts_dropped_by_reload++;
+				continue;
+			} else {
+				h->group = 0;
+			}
+			pp = &h->next;
+		}
+	}
+	for (uint32_t i = 0; i < d->npbuckets; i++)
+		for (struct det_prefix *pf = d->pbuckets[i]; pf != NULL; pf = pf->next)
+			pf->group = pf->group >= 0 && (unsigned)pf->group < d->ngroups && map[pf->group] >= 0 ? map[pf->group] : 0;
+	free(d->params);
+	free(d->gbase);
+	free(d->tow);
+	free(d->acc);
+	free(map);
+	d->params = params;
+	d->gbase = gbase;
+	d->tow = tow;
+	d->acc = acc;
+	d->ngroups = next->ngroups;
+	d->max_external = next->ngroups > 0 ? d->max_external_cfg : 0;
+	mm_incidents_set_timing(d->inc, next->incident_update_steps, next->incident_calm_steps);
+	return 0;
 }
 
 void mm_det_free(struct mm_det *d)
@@ -274,6 +361,7 @@ static struct det_prefix *prefix_of(struct mm_det *d, const struct mm_det_host *
 		d->pbuckets[b] = pf;
 		d->st.prefixes++;
 	}
+	pf->group = h->group; /* after a reload, the prefix is its hosts' group's */
 	if (pf->acc_step != step) {
 		if (d->ntouched >= d->cfg->max_prefixes) {
 			d->st.prefixes_refused++;

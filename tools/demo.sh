@@ -43,7 +43,7 @@ echo "    sampling: $(grep -o '"sampling_source":"[a-z]*"' "$MM_TMP/flows.json" 
 echo
 echo "== 3. live over UDP: mamori-gen -> 127.0.0.1 -> mamori-collector (NetFlow v9, 200 k records at 100 k/s)"
 port=$(free_port)
-"$COL" --dump --listen "127.0.0.1:$port" --stats-json "$MM_TMP/live.json" >/dev/null 2>"$MM_TMP/live.log" &
+"$COL" --allow-root --dump --listen "127.0.0.1:$port" --stats-json "$MM_TMP/live.json" >/dev/null 2>"$MM_TMP/live.log" &
 col=$!
 track_pid "$col"
 wait_udp_bound "$port" 10 || fail "collector did not bind 127.0.0.1:$port"

@@ -63,6 +63,7 @@ struct mm_det_stats {
 	uint64_t prefixes_refused; /* a host's prefix not tracked: table full */
 	uint64_t prefixes_scored;  /* prefix-steps scored */
 	uint64_t folded;           /* host inbound observations folded into carpet bombing */
+	uint64_t hosts_dropped_by_reload; /* monitored hosts a reload left outside every group */
 };
 
 struct mm_det;
@@ -71,6 +72,18 @@ struct mm_det;
  * every incident go to fn(arg, ...).  NULL on no memory. */
 struct mm_det *mm_det_new(const struct mm_config *cfg, uint32_t max_hosts, mm_incident_fn fn, void *arg);
 void mm_det_free(struct mm_det *d);
+/*
+ * A reload: the groups and incident timing of `next` take effect.  Called
+ * with the new config before the caller copies it to where d's cfg
+ * pointer points (d keeps that pointer; it reads the running groups from
+ * it to match them by name).  Groups that stay (by name) keep their
+ * baselines and time-of-week profiles; hosts, their baselines and slow
+ * windows, and open incidents all stay; a host no longer in any group is
+ * forgotten (counted), an external source now in one becomes monitored.
+ * Table sizes and the window are restart-only.  0, or -1 (no memory)
+ * with nothing changed.
+ */
+int mm_det_reconfigure(struct mm_det *d, const struct mm_config *next);
 
 /* The host's state; with create, made (baseline cold, loaded = 0; an
  * external: loaded = 1, nothing to load) when missing.  NULL when missing

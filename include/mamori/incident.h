@@ -137,6 +137,9 @@ struct mm_incidents;
  * committed as incidents open. */
 struct mm_incidents *mm_incidents_new(const struct mm_incident_params *p, mm_incident_fn fn, void *arg);
 void mm_incidents_free(struct mm_incidents *t);
+/* New update and calm intervals for every incident, open ones included (a
+ * reload); max_open is fixed at creation.  0, or -1 for a zero. */
+int mm_incidents_set_timing(struct mm_incidents *t, uint32_t update_steps, uint32_t calm_steps);
 
 /*
  * One (key, class) at `step`.  Starts an incident on a confirmed hit when

@@ -119,7 +119,7 @@ conf "$MM_TMP/dump.conf" 1
 conf "$MM_TMP/redis.conf" 4
 
 note "== 1. --dump shows exactly the packets sent"
-ip netns exec "$NS" "$COL" --dump -c "$MM_TMP/dump.conf" --stats-json "$MM_TMP/dump.json" \
+ip netns exec "$NS" "$COL" --allow-root --dump -c "$MM_TMP/dump.conf" --stats-json "$MM_TMP/dump.json" \
 	>"$MM_TMP/dump.jsonl" 2>"$MM_TMP/dump.err" &
 cpid=$!
 track_pid "$cpid"
@@ -151,7 +151,7 @@ tr -d '\n' <"$MM_TMP/dump.json" | grep -q '"group":5,"packets":40,"records":40,"
 note "  ok: 40 records, 25 UDP + 10 SYN (60 bytes) on IPv4, 5 UDP on IPv6"
 
 note "== 2. per-host windows in Redis, scaled by nflog_sampling_rate = 4"
-ip netns exec "$NS" "$COL" -f -c "$MM_TMP/redis.conf" 2>"$MM_TMP/redis.err" &
+ip netns exec "$NS" "$COL" --allow-root -f -c "$MM_TMP/redis.conf" 2>"$MM_TMP/redis.err" &
 cpid=$!
 track_pid "$cpid"
 wait_for 10 grep -q 'nflog group 5: copy range 128 bytes, sampling 1:4' "$MM_TMP/redis.err" ||
@@ -189,7 +189,7 @@ note "  ok: marker in no output, log or Redis"
 
 note "== 4. without CAP_NET_ADMIN: a clear refusal"
 st=0
-nsx setpriv --bounding-set=-net_admin "$COL" --dump -c "$MM_TMP/dump.conf" \
+nsx setpriv --bounding-set=-net_admin "$COL" --allow-root --dump -c "$MM_TMP/dump.conf" \
 	>/dev/null 2>"$MM_TMP/eperm.err" </dev/null || st=$?
 [ "$st" -ne 0 ] || fail "collector started without CAP_NET_ADMIN"
 grep -q 'nflog group 5: .*CAP_NET_ADMIN' "$MM_TMP/eperm.err" || fail "no CAP_NET_ADMIN message: $(cat "$MM_TMP/eperm.err")"

@@ -110,7 +110,7 @@ note "== 4. live intake, Redis killed and restarted mid-run"
 rcli flushall >/dev/null
 conf "$MM_TMP/live.conf" live 1
 port=$(free_port)
-"$COL" -f -c "$MM_TMP/live.conf" --listen "127.0.0.1:$port" 2>"$MM_TMP/live.log" &
+"$COL" --allow-root -f -c "$MM_TMP/live.conf" --listen "127.0.0.1:$port" 2>"$MM_TMP/live.log" &
 col=$!
 track_pid "$col"
 wait_udp_bound "$port" 10 || fail "collector did not bind"

@@ -64,7 +64,7 @@ one_run() {
 	mkdir -p "$d"
 	port=$(free_port)
 
-	"$collector" --dump --listen "127.0.0.1:$port" --stats-json "$d/stats.json" \
+	"$collector" --allow-root --dump --listen "127.0.0.1:$port" --stats-json "$d/stats.json" \
 	    >"$d/dump.jsonl" 2>"$d/collector.err" &
 	cpid=$!
 	track_pid "$cpid"

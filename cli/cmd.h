@@ -14,6 +14,16 @@
 int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv);
 void mm_cmd_eval_usage(FILE *f);
 
+/* mamori exabgp (cli/cmd_exabgp.c, docs/exabgp.md): the alert stream
+ * as ExaBGP text API lines on stdout.  Returns the exit status. */
+int mm_cmd_exabgp(const struct mm_config *cfg, int argc, char **argv);
+void mm_cmd_exabgp_usage(FILE *f);
+
+/* A synchronous Redis connection per [redis] (AUTH, SELECT done), or NULL
+ * with the reason on stderr (cli/mamori.c). */
+struct redisContext;
+struct redisContext *mm_cli_redis_connect(const struct mm_config *cfg);
+
 /* ---- threshold sweeps (cli/cmd_sweep.c) ---- */
 
 #include <stdint.h>

@@ -5,6 +5,7 @@
  *   mamori [-c FILE] alerts [--since DURATION | --count N] [--follow] [--class C]
  *                           [--host ADDR] [--prefix P] [--tier act|investigate] [--json]
  *   mamori [-c FILE] eval --truth TRUTH.tsv --alerts ALERTS.jsonl [...]   (cmd_eval.c)
+ *   mamori [-c FILE] exabgp [--dry-run]                                 (cmd_exabgp.c)
  *
  * `host` shows what a host did over a window read from Redis: every
  * collector's contribution summed, counters (sampling-scaled), distinct
@@ -51,6 +52,7 @@ static void usage(FILE *f)
 		   "    --json         the raw JSON lines instead of the table\n"
 		   "  -c FILE          configuration (default " DEFAULT_CONFIG "; eval reads it only when given)\n");
 	mm_cmd_eval_usage(f);
+	mm_cmd_exabgp_usage(f);
 }
 
 static void print_addr_top(const char *name, const struct mm_topk_addr *t, int json, int *first)
@@ -354,7 +356,7 @@ static uint64_t parse_duration(const char *s)
 	return n * mult;
 }
 
-static redisContext *alerts_connect(const struct mm_config *cfg)
+redisContext *mm_cli_redis_connect(const struct mm_config *cfg)
 {
 	struct timeval tv = { 5, 0 };
 	redisContext *c = cfg->redis_socket[0] ? redisConnectUnixWithTimeout(cfg->redis_socket, tv)
@@ -461,7 +463,7 @@ static int cmd_alerts(const struct mm_config *cfg, int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	redisContext *c = alerts_connect(cfg);
+	redisContext *c = mm_cli_redis_connect(cfg);
 	if (c == NULL)
 		return 1;
 	if (!f.json)
@@ -551,6 +553,8 @@ int main(int argc, char **argv)
 		r = cmd_alerts(&cfg, argc - i, argv + i);
 	} else if (strcmp(argv[i], "eval") == 0) {
 		r = mm_cmd_eval(&cfg, argc - i, argv + i);
+	} else if (strcmp(argv[i], "exabgp") == 0) {
+		r = mm_cmd_exabgp(&cfg, argc - i, argv + i);
 	} else {
 		fprintf(stderr, "mamori: unknown command '%s'\n", argv[i]);
 		usage(stderr);

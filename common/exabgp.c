@@ -343,7 +343,7 @@ static int hold(struct mm_exabgp *x, const struct mm_exabgp_event *ev, mm_exabgp
 	}
 	memcpy(x->holders[x->nholders].id, ev->id, sizeof(ev->id));
 	x->holders[x->nholders++].route = r;
-	if (x->routes[r].holders++ > 0)
+	if (x->routes[r].holders++ > 0 || out == NULL)
 		return 0;
 	x->st.announced++;
 	emit(out, arg, a);
@@ -364,8 +364,10 @@ static int release(struct mm_exabgp *x, const struct mm_exabgp_event *ev, mm_exa
 	x->holders[h] = x->holders[--x->nholders];
 	if (--x->routes[r].holders > 0)
 		return 0;
-	x->st.withdrawn++;
-	emit(out, arg, x->routes[r].withdraw);
+	if (out != NULL) {
+		x->st.withdrawn++;
+		emit(out, arg, x->routes[r].withdraw);
+	}
 	/* Keep the arrays dense: the last route takes r's place. */
 	if (r != --x->nroutes) {
 		x->routes[r] = x->routes[x->nroutes];
@@ -373,7 +375,7 @@ static int release(struct mm_exabgp *x, const struct mm_exabgp_event *ev, mm_exa
 			if (x->holders[i].route == x->nroutes)
 				x->holders[i].route = r;
 	}
-	return 1;
+	return out != NULL;
 }
 
 int mm_exabgp_feed(struct mm_exabgp *x, const struct mm_exabgp_event *ev, mm_exabgp_out_fn out, void *arg)

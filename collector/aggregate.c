@@ -102,7 +102,7 @@ struct host {
 	uint32_t hash;
 	uint16_t group;
 	uint8_t ndirty;    /* open slots holding this host's data */
-	uint8_t live;
+	uint8_t live;      /* 1 in the index; HOST_DETACHED: out of it, open steps still to emit */
 	uint64_t rank;     /* externals: space-saving count, scaled flows */
 };
 
@@ -510,9 +510,12 @@ static uint32_t tab_insert(struct tab *t, const uint8_t addr[16], uint32_t h, ui
 	return idx;
 }
 
+#define HOST_DETACHED 2 /* a reload left it unmonitored: no new data, open steps still emitted */
+
 static void tab_remove(struct tab *t, uint32_t idx)
 {
-	ix_delete(t, idx, t->hosts[idx].hash);
+	if (t->hosts[idx].live != HOST_DETACHED)
+		ix_delete(t, idx, t->hosts[idx].hash);
 	t->hosts[idx].live = 0;
 	t->freestk[t->nfree++] = idx;
 	t->nlive--;
@@ -1274,6 +1277,24 @@ int mm_agg_set_prefixes(struct mm_agg *a, const struct mm_prefix *prefixes, cons
 	mm_lpm_free(lpm);
 	free(f4);
 	free(f6);
+	/* Tracked hosts follow: a new group, or out of the index when no
+	 * longer monitored (their open steps are still emitted, then they
+	 * go; a later record finds them unmonitored). */
+	for (uint32_t i = 0; i < a->mon.hw; i++) {
+		struct host *ho = &a->mon.hosts[i];
+		int g;
+
+		if (ho->live != 1)
+			continue;
+		g = lookup_group(a, ho->addr);
+		if (g >= 0) {
+			ho->group = (uint16_t)g;
+		} else {
+			ix_delete(&a->mon, i, ho->hash);
+			ho->live = HOST_DETACHED;
+		}
+	}
+	a->mon.gen++;
 	return 0;
 }
 

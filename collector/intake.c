@@ -103,6 +103,7 @@ static int sock_open(struct sock *s, const struct mm_listen *l, uint32_t rcvbuf,
 	}
 	s->bound = l->ss;
 	if (getsockname(s->fd, (struct sockaddr *)&bound, &blen) == 0) {
+		s->bound = bound; /* port 0: the kernel's choice, which a reload may name */
 		if (bound.ss_family == AF_INET)
 			s->st.port = ntohs(((const struct sockaddr_in *)&bound)->sin_port);
 		else if (bound.ss_family == AF_INET6)
@@ -377,9 +378,10 @@ int mm_intake_reconfigure(struct mm_intake *in, const struct mm_listen *ls, unsi
 {
 	struct sock *ns = calloc(nls ? nls : 1, sizeof(*ns));
 	int *from = calloc(nls ? nls : 1, sizeof(*from)); /* old index kept, or -1 */
+	char *taken = calloc(in->nsocks ? in->nsocks : 1, 1); /* an old socket goes to one listen at most */
 	unsigned i, j, nadd = 0, nkept = 0;
 
-	if (ns == NULL || from == NULL) {
+	if (ns == NULL || from == NULL || taken == NULL) {
 		seterr(err, errlen, "out of memory", "intake", 0);
 		goto fail;
 	}
@@ -388,8 +390,9 @@ int mm_intake_reconfigure(struct mm_intake *in, const struct mm_listen *ls, unsi
 		ns[i].in = in;
 		from[i] = -1;
 		for (j = 0; j < in->nsocks; j++)
-			if (in->socks[j].fd >= 0 && same_listen(&in->socks[j], &ls[i])) {
+			if (!taken[j] && in->socks[j].fd >= 0 && same_listen(&in->socks[j], &ls[i])) {
 				from[i] = (int)j;
+				taken[j] = 1;
 				break;
 			}
 	}
@@ -440,6 +443,7 @@ int mm_intake_reconfigure(struct mm_intake *in, const struct mm_listen *ls, unsi
 		*removed = in->nsocks - nkept;
 	in->nsocks = nls;
 	free(from);
+	free(taken);
 	return 0;
 fail:
 	for (i = 0; ns != NULL && i < nls; i++) {
@@ -450,6 +454,7 @@ fail:
 	}
 	free(ns);
 	free(from);
+	free(taken);
 	return -1;
 }
 

@@ -87,9 +87,10 @@ void mm_agg_advance(struct mm_agg *a, uint64_t now_ms, const struct mm_step_sink
 /* Close every open step (shutdown, end of a replay). */
 void mm_agg_flush(struct mm_agg *a, const struct mm_step_sink *sink);
 /* Monitor these prefixes from now on (a reload).  Hosts already tracked
- * keep their open steps, whichever prefix they fall under now; records
- * taken before the call are counted under the old prefixes.  0, or -1
- * (no memory, a bad prefix) with the old prefixes still in force. */
+ * keep their open steps (emitted as usual when they close); those no
+ * longer inside a prefix take no new records; records taken before the
+ * call are counted under the old prefixes.  0, or -1 (no memory, a bad
+ * prefix) with the old prefixes still in force. */
 int mm_agg_set_prefixes(struct mm_agg *a, const struct mm_prefix *prefixes, const uint16_t *prefix_group,
 			unsigned nprefixes);
 const struct mm_agg_stats *mm_agg_stats(const struct mm_agg *a);

@@ -1189,6 +1189,51 @@ START_TEST(test_pipeline_same_result)
 }
 END_TEST
 
+/* A reload's new prefixes: a host tracked before keeps its open step
+ * (and what it had), records after the change follow the new prefixes,
+ * and records taken before it still count under the old ones. */
+START_TEST(test_set_prefixes)
+{
+	struct mm_prefix p1[1], p2[2];
+	static const uint16_t g1[] = { 0 }, g2[] = { 0, 1 };
+	struct col c = { 0 };
+	struct mm_step_sink s = sink_of(&c);
+	struct mm_agg *a;
+	const struct got *h;
+
+	pfx(&p1[0], "10.0.0.0/8");
+	pfx(&p2[0], "192.0.2.0/24");
+	pfx(&p2[1], "2001:db8::/32");
+	a = new_agg(1, 64, 0, 0, p1, g1, 1, 100000);
+	add(a, mk("198.51.100.1", 1, "10.1.1.1", 2, 17, 0, 1, 64, 100000, 100000, 1));
+	ck_assert_int_eq(mm_agg_set_prefixes(a, p2, g2, 2), 0);
+	add(a, mk("198.51.100.1", 1, "10.1.1.1", 2, 17, 0, 1, 64, 100000, 100000, 1));   /* no longer monitored */
+	add(a, mk("198.51.100.1", 1, "192.0.2.9", 2, 17, 0, 1, 64, 100000, 100000, 1));  /* now monitored */
+	add(a, mk("2a00::1", 1, "2001:db8::9", 2, 17, 0, 1, 64, 100000, 100000, 1));
+	mm_agg_flush(a, &s);
+	h = find(&c, 10, "10.1.1.1");
+	ck_assert_ptr_nonnull(h);
+	ck_assert_uint_eq(h->hs.ctr[MM_C_UDP_FLOWS_IN], 1); /* the record before the change, kept; not the one after */
+	ck_assert_ptr_nonnull(find(&c, 10, "192.0.2.9"));
+	h = find(&c, 10, "2001:db8::9");
+	ck_assert_ptr_nonnull(h);
+	ck_assert_uint_eq(h->group, 1);
+	/* A bad prefix: refused, the old ones stay. */
+	p2[1].len = 129;
+	ck_assert_int_eq(mm_agg_set_prefixes(a, p2, g2, 2), -1);
+	{
+		uint64_t before = mm_agg_stats(a)->records_unmonitored;
+
+		add(a, mk("198.51.100.1", 1, "192.0.2.10", 2, 17, 0, 1, 64, 100000, 100000, 1));
+		mm_agg_sync(a);
+		ck_assert_uint_eq(mm_agg_stats(a)->records_unmonitored, before); /* 192.0.2.0/24 still monitored */
+		ck_assert_uint_eq(before, 1);
+	}
+	mm_agg_free(a);
+	free(c.g);
+}
+END_TEST
+
 static Suite *aggregate_suite(void)
 {
 	Suite *s = suite_create("aggregate");
@@ -1196,6 +1241,7 @@ static Suite *aggregate_suite(void)
 
 	tcase_add_test(tc, test_counters);
 	tcase_add_test(tc, test_prefix_groups);
+	tcase_add_test(tc, test_set_prefixes);
 	tcase_add_test(tc, test_prefix_random);
 	suite_add_tcase(s, tc);
 

@@ -334,6 +334,74 @@ START_TEST(test_external_forgotten)
 }
 END_TEST
 
+/* Swap w's config for `text` as the daemon's SIGHUP does: reconfigure,
+ * then the new contents at the old address. */
+static void reload(struct world *w, const char *text)
+{
+	struct mm_config next, old;
+
+	ck_assert_int_eq(mm_config_load_string(&next, "t2.conf", text, stderr), 0);
+	ck_assert_int_eq(mm_det_reconfigure(w->d, &next), 0);
+	old = w->cfg;
+	w->cfg = next;
+	mm_config_free(&old);
+}
+
+/* A reload in the middle of a flood: the incident stays open (no second
+ * start, one end when it stops), the group keeps its name's state though
+ * it moved in the file, an external inside a new group becomes a host,
+ * and hosts no longer monitored are forgotten. */
+START_TEST(test_reload_keeps_state)
+{
+	struct world w;
+	uint8_t a[16];
+	struct mm_det_host *h;
+
+	world_init(&w);
+	w.next = 1;
+	w.ext[0] = (struct load){ .tcp_in = 2, .tcp_out = 2 };
+	run_steps(&w, 60);
+	w.net[1][5].extra_udp_in = 3000;
+	w.net[1][5].extra_sources = 200;
+	run_steps(&w, 8);
+	ck_assert_uint_eq(count(&w.rec, MM_INC_START, MM_CLASS_FLOOD, 128), 1);
+	ck_assert_uint_eq(mm_incidents_stats(mm_det_incidents(w.d)).open, 1);
+	ck_assert_uint_eq(mm_det_stats(w.d)->externals, 1);
+
+	reload(&w, "[window]\nstep = 10\nsteps = 6\nmax_external = 2\n"
+		   "[detector]\nslow_window_steps = 30\ncalm_steps = 4\n"
+		   "[group dmz]\nprefix = 198.51.100.0/24\nsampling_rate = 1000\nwarmup_steps = 12\n"
+		   "[group lan]\nprefix = 10.0.0.0/16\nsampling_rate = 1000\nwarmup_steps = 12\n");
+	ck_assert_uint_eq(mm_incidents_stats(mm_det_incidents(w.d)).open, 1);
+	addr4(a, 0, 2, 6, 10);
+	h = mm_det_host(w.d, a, 0);
+	ck_assert_ptr_nonnull(h);
+	ck_assert_int_eq(h->group, 1); /* lan, now second */
+	addr4(a, 51, 100, 1, 198);
+	h = mm_det_host(w.d, a, 0);
+	ck_assert_ptr_nonnull(h);
+	ck_assert(!h->external);
+	ck_assert_int_eq(h->group, 0);
+	ck_assert_uint_eq(mm_det_stats(w.d)->externals, 0);
+
+	run_steps(&w, 6); /* the flood goes on: the same incident */
+	ck_assert_uint_eq(count(&w.rec, MM_INC_START, -1, -1), 1);
+	w.net[1][5] = w.bg;
+	run_steps(&w, 20);
+	ck_assert_uint_eq(count(&w.rec, MM_INC_END, MM_CLASS_FLOOD, 128), 1);
+	ck_assert_uint_eq(count(&w.rec, MM_INC_START, -1, -1), 1); /* no false alert from the reload */
+
+	/* 10.0.2.0/24 leaves every group: its hosts are forgotten. */
+	reload(&w, "[window]\nstep = 10\nsteps = 6\nmax_external = 0\n"
+		   "[detector]\nslow_window_steps = 30\n"
+		   "[group lan]\nprefix = 10.0.1.0/24\nsampling_rate = 1000\nwarmup_steps = 12\n");
+	ck_assert_uint_eq(mm_det_stats(w.d)->hosts_dropped_by_reload, NHOST + 1);
+	addr4(a, 0, 2, 6, 10);
+	ck_assert_ptr_null(mm_det_host(w.d, a, 0));
+	world_free(&w);
+}
+END_TEST
+
 /* The slow window rebuilt from blocks gives the slow features exactly as
  * the sum of its steps does, and spans between slow and slow + block - 1
  * steps. */
@@ -412,6 +480,7 @@ int main(void)
 	tcase_add_test(tc, test_external_scan);
 	tcase_add_test(tc, test_slow_blocks);
 	tcase_add_test(tc, test_external_forgotten);
+	tcase_add_test(tc, test_reload_keeps_state);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -499,6 +499,69 @@ START_TEST(listen_parse)
 }
 END_TEST
 
+/* A reload's listeners: a kept socket keeps what is queued in it, a new one
+ * is bound beside it, a removed one's counters are retired, and a list
+ * that cannot be bound changes nothing. */
+START_TEST(reconfigure_listeners)
+{
+	struct fixture fx;
+	struct mm_listen l[2];
+	const char *why;
+	char err[256], text[64];
+	unsigned added = 9, removed = 9;
+	uint16_t p0, p1;
+	const uint32_t N = 50;
+
+	ck_assert_int_eq(setup(&fx, 4, 1u << 20, 8), 0);
+	p0 = mm_intake_sock_stats(fx.in, 0)->port;
+	for (uint32_t i = 0; i < N; i++)
+		send_seq(fx.cfd, &fx.to, fx.tolen, i); /* queued: the loop has not run */
+	ck_assert_int_eq(mm_listen_parse("127.0.0.1:0", &l[0], &why), 0);
+	ck_assert_int_eq(mm_listen_parse("127.0.0.1:0", &l[1], &why), 0);
+	ck_assert_int_eq(mm_intake_reconfigure(fx.in, l, 2, 1u << 20, &added, &removed, err, sizeof(err)), 0);
+	ck_assert_uint_eq(added, 1);
+	ck_assert_uint_eq(removed, 0);
+	ck_assert_uint_eq(mm_intake_nsocks(fx.in), 2);
+	ck_assert_uint_eq(mm_intake_sock_stats(fx.in, 0)->port, p0);
+	p1 = mm_intake_sock_stats(fx.in, 1)->port;
+	ck_assert_uint_ne(p1, p0);
+	fx.rx.expect = N;
+	ck_assert_int_eq(event_base_dispatch(fx.base), 0);
+	check_rx(&fx);
+	ck_assert_uint_eq(fx.rx.n, N); /* nothing queued was lost */
+
+	/* Keep the new one (named by its port now), drop the first. */
+	snprintf(text, sizeof(text), "127.0.0.1:%u", (unsigned)p1);
+	ck_assert_int_eq(mm_listen_parse(text, &l[0], &why), 0);
+	ck_assert_int_eq(mm_intake_reconfigure(fx.in, l, 1, 1u << 20, &added, &removed, err, sizeof(err)), 0);
+	ck_assert_uint_eq(added, 0);
+	ck_assert_uint_eq(removed, 1);
+	ck_assert_uint_eq(mm_intake_sock_stats(fx.in, 0)->port, p1);
+	ck_assert_uint_eq(mm_intake_retired_stats(fx.in)->datagrams, N);
+	fx.rx.n = fx.rx.flood = 0;
+	to_port(&fx.to, p1);
+	for (uint32_t i = 0; i < N; i++)
+		send_seq(fx.cfd, &fx.to, fx.tolen, i);
+	ck_assert_int_eq(event_base_dispatch(fx.base), 0);
+	check_rx(&fx);
+	ck_assert_uint_eq(fx.rx.n, N);
+
+	/* An address that is not ours: refused, nothing changed. */
+	ck_assert_int_eq(mm_listen_parse("192.0.2.1:0", &l[1], &why), 0);
+	ck_assert_int_eq(mm_intake_reconfigure(fx.in, l, 2, 1u << 20, &added, &removed, err, sizeof(err)), -1);
+	ck_assert_msg(strncmp(err, "192.0.2.1:0: bind: ", 19) == 0, "%s", err);
+	ck_assert_uint_eq(mm_intake_nsocks(fx.in), 1);
+	ck_assert_uint_eq(mm_intake_sock_stats(fx.in, 0)->port, p1);
+	fx.rx.n = fx.rx.flood = 0;
+	for (uint32_t i = 0; i < N; i++)
+		send_seq(fx.cfd, &fx.to, fx.tolen, i);
+	ck_assert_int_eq(event_base_dispatch(fx.base), 0);
+	check_rx(&fx);
+	ck_assert_uint_eq(fx.rx.n, N);
+	teardown(&fx);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("intake");
@@ -512,6 +575,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, callback_stop_discards);
 	tcase_add_test(tc, two_sockets);
 	tcase_add_test(tc, bind_errors);
+	tcase_add_test(tc, reconfigure_listeners);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("parse");
 	tcase_add_test(tc, listen_parse);

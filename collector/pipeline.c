@@ -107,10 +107,15 @@ struct load_arg {
 static int load_one(void *arg, const uint8_t exporter[16], const char *field, const uint8_t *val, size_t len)
 {
 	struct load_arg *a = arg;
-	struct mm_exporter *ex = mm_exporters_get(a->p->exps, exporter, a->p->now_ms);
+	struct mm_exporter *ex;
 
+	/* Stored state of an exporter the allowlist no longer admits: skipped
+	 * here, so that the denied counter counts datagrams only. */
+	if (!a->p->cfg->allow_unlisted_exporters && mm_config_exporter(a->p->cfg, exporter) == NULL)
+		return -1;
+	ex = mm_exporters_get(a->p->exps, exporter, a->p->now_ms);
 	if (ex == NULL)
-		return -1; /* not admitted by the allowlist (or no memory) */
+		return -1; /* no memory */
 	if (mm_exporter_import(ex, field, val, len) < 0) {
 		a->bad++;
 		return -1;

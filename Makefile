@@ -8,7 +8,7 @@
 #   make bench      benchmarks (decoders, ingest side by side with nfcapd)
 #   make demo       run the main job end to end
 #   make valgrind   unit tests under valgrind
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (SYSCONFDIR, UNITDIR: see below)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -153,13 +153,26 @@ demo:
 	$(MAKE) all
 	@BUILD=$(BUILD) sh tools/demo.sh
 
+# Binaries, man pages, systemd units (their paths filled in) and the example
+# config: installed as mamori.conf only where none is there yet (an
+# operator's file is never overwritten), always as mamori.conf.example.
+SYSCONFDIR ?= $(PREFIX)/etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/etc/mamori
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/mamori
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 config/mamori.conf $(DESTDIR)$(PREFIX)/etc/mamori/mamori.conf
-	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0644 tools/gen/mamori-gen.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 0644 collector/mamori-collector.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 config/mamori.conf $(DESTDIR)$(SYSCONFDIR)/mamori/mamori.conf.example
+	[ -e $(DESTDIR)$(SYSCONFDIR)/mamori/mamori.conf ] || \
+		install -m 0640 config/mamori.conf $(DESTDIR)$(SYSCONFDIR)/mamori/mamori.conf
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 tools/gen/mamori-gen.1 cli/mamori.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 config/mamori.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 collector/mamori-collector.8 detector/mamori-detector.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in dist/systemd/*.service; do \
+		sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$u \
+			>$(DESTDIR)$(UNITDIR)/$$(basename $$u) && chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u) || exit 1; \
+	done
 
 clean:
 	rm -rf build build-san

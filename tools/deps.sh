@@ -4,7 +4,7 @@
 # apt-get line and fail, so `make check` never half-runs.
 PKGS="gcc make pkg-config clang libclang-rt-14-dev libevent-dev libhiredis-dev
 libnetfilter-log-dev check libpcap-dev redis-server softflowd tshark nfdump
-iproute2 nftables libssl-dev valgrind gnuplot-nox tcpdump xxd"
+iproute2 nftables libssl-dev valgrind gnuplot-nox tcpdump xxd curl man-db systemd"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -158,7 +158,7 @@ static int read_acks(struct feed *fd)
 /* Replay the whole stream (it is capped) quietly.  0, or -1. */
 static int rebuild(redisContext *c, const struct mm_config *cfg, struct feed *fd, char *last_id, size_t idlen)
 {
-	char from[80] = "-";
+	char from[96] = "-"; /* "(" and a stream id (at most 79) */
 
 	for (;;) {
 		redisReply *r = redisCommand(c, "XRANGE %s %s + COUNT %d", cfg->alert_stream, from, HISTORY_BATCH);

@@ -94,4 +94,5 @@ sed -i 's/^enabled = yes$/enabled = no/' "$MM_TMP/x.conf"
 st=0
 "$CLI" -c "$MM_TMP/x.conf" exabgp </dev/null >"$MM_TMP/o4" 2>"$MM_TMP/e4" || st=$?
 [ "$st" = 1 ] && grep -q "enabled = no" "$MM_TMP/e4" && [ ! -s "$MM_TMP/o4" ] || fail "ran with [exabgp] off"
+! grep -l "Sanitizer\|runtime error" "$MM_TMP"/e* >&2 || fail "a sanitizer report in the logs above"
 note "ok"

@@ -126,7 +126,9 @@ drops=$(metric "$M2" mamori_kernel_drops_total)
 lost=$(metric "$M2" mamori_exporters_lost_packets_total)
 note "  sent $sent records; decoded $before before the first SIGHUP, $after in all; kernel drops $drops, lost packets $lost"
 [ "$after" = "$sent" ] && [ "$drops" = 0 ] && [ "$lost" = 0 ] || fail "records lost across the reloads"
-stop_pid "$col" 20 >/dev/null || :
+st=0
+stop_pid "$col" 20 >/dev/null || st=$?
+[ "$st" = 0 ] || fail "the collector exited with status $st after the reloads"
 grep -q "steps_dropped 0" "$MM_TMP/live.log" || fail "steps dropped"
 expect() { # DUMP HOST -> "bytes_in pkts_in flows_in bytes_out pkts_out flows_out" (x sampling)
 	awk -F'\t' -v h="$2" 'NR > 1 {
@@ -207,7 +209,9 @@ wait_for 10 grep -q "allow.conf:[0-9]*: missing '='" "$MM_TMP/det.log" || fail "
 det_failed() { [ "$(metric "$D3" 'mamori_config_reloads_total{result="failed"}')" = 1 ]; }
 wait_for 5 det_failed || fail "detector: bad reload not counted"
 kill -0 "$det" || fail "the detector died of a bad reload"
-stop_pid "$det" 10 >/dev/null || :
+st=0
+stop_pid "$det" 10 >/dev/null || st=$?
+[ "$st" = 0 ] || fail "the detector exited with status $st"
 
 note "== 5. privileges"
 if [ "$(id -u)" != 0 ]; then
@@ -232,4 +236,5 @@ user = nobody" conf "$MM_TMP/nobody.conf" "127.0.0.1:$(free_port)"
 		stop_pid "$pid" 10 >/dev/null || :
 	done
 fi
+! grep -l "Sanitizer\|runtime error" "$MM_TMP"/*.log >&2 || fail "a sanitizer report in the logs above"
 note "ok"

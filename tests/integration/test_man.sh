@@ -19,13 +19,14 @@ for p in $pages; do
 		[ -s "$MM_TMP/out" ] || fail "$p: nothing rendered"
 	done
 done
-"$BUILD/bin/mamori-collector" -t -v -c /dev/null 2>/dev/null >"$MM_TMP/norm"
+printf '[exporter e]\naddress = 192.0.2.1\n[group g]\nprefix = 10.0.0.0/8\n' >"$MM_TMP/one.conf"
+"$BUILD/bin/mamori-collector" -t -v -c "$MM_TMP/one.conf" 2>/dev/null >"$MM_TMP/norm" || fail "-t -v"
 sed -n 's/^\[\([a-z]*\).*/\1/p' "$MM_TMP/norm" | sort -u >"$MM_TMP/sections"
 sed -n 's/^\([a-z_0-9]*\) =.*/\1/p' "$MM_TMP/norm" | sort -u >"$MM_TMP/keys"
-for s in $(cat "$MM_TMP/sections") exporter group; do
+for s in $(cat "$MM_TMP/sections"); do
 	grep -q "^\.Ss \[$s" config/mamori.conf.5 || fail "mamori.conf.5 has no [$s] section"
 done
-for k in $(cat "$MM_TMP/keys") address sampling_rate default_rate site prefix description; do
+for k in $(cat "$MM_TMP/keys"); do
 	grep -q "Cm $k\b" config/mamori.conf.5 || fail "mamori.conf.5 does not name the key $k"
 done
 note "ok: $(echo "$pages" | wc -l) pages"

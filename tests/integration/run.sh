@@ -5,11 +5,14 @@
 #   BUILD=build sh tests/integration/run.sh [test_x.sh ...]
 #
 # Prints "ok NAME (Ns)" or "FAIL NAME (Ns)" per test (with the tail of a
-# failed test's log), then exactly "N passed, N failed"; exits 1 when any
+# failed test's log), then "N passed, N failed" (", N skipped" with SKIP);
+# exits 1 when any
 # failed.  Full logs: $BUILD/integration/NAME.log.  Environment:
 #   BUILD             build tree holding bin/ (default build)
 #   CAPTURES          shared captures (default ../shared/captures)
 #   TEST_TIMEOUT      seconds per test before it is killed (default 300)
+#   SKIP              test names (test_x, without .sh) not to run; each is
+#                     listed as "skip NAME" and counted apart
 set -u
 cd "$(dirname -- "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
@@ -27,9 +30,17 @@ fi
 
 passed=0
 failed=0
+skipped=0
 for t in $tests; do
 	[ -f "$t" ] || t=tests/integration/$t
 	name=$(basename "$t" .sh)
+	case " ${SKIP:-} " in
+	*" $name "*)
+		echo "skip $name"
+		skipped=$((skipped + 1))
+		continue
+		;;
+	esac
 	log=$logdir/$name.log
 	t0=$(date +%s)
 	# timeout sends SIGTERM (the test's trap stops its children), then
@@ -50,5 +61,5 @@ for t in $tests; do
 		failed=$((failed + 1))
 	fi
 done
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed${SKIP:+, $skipped skipped}"
 [ "$failed" -eq 0 ]

@@ -6,8 +6,7 @@
 #
 # Prints "ok NAME (Ns)" or "FAIL NAME (Ns)" per test (with the tail of a
 # failed test's log), then "N passed, N failed" (", N skipped" with SKIP);
-# exits 1 when any
-# failed.  Full logs: $BUILD/integration/NAME.log.  Environment:
+# exits 1 when any failed.  Full logs: $BUILD/integration/NAME.log.  Environment:
 #   BUILD             build tree holding bin/ (default build)
 #   CAPTURES          shared captures (default ../shared/captures)
 #   TEST_TIMEOUT      seconds per test before it is killed (default 300)

@@ -20,7 +20,8 @@
 #
 # Environment: MM_CMP_DURATION (scenario seconds, default 540),
 # MM_CMP_HOSTS (2000), MM_CMP_FORMAT (v9 or ipfix, default v9),
-# MM_CMP_BAN_TIME (fastnetmon ban_time, default 60), MM_KEEP_TMP=1,
+# MM_CMP_BAN_TIME (fastnetmon ban_time, default 60), MM_CMP_THRESHOLD_PPS
+# (fastnetmon threshold_pps, default its own 20000), MM_KEEP_TMP=1,
 # MM_CMP_SCENARIO (a scenario file instead of the built-in scenario).
 # Everything lands in OUTDIR (default build/compare): the configs, both
 # alert files, both tables (eval-mamori.txt, eval-fastnetmon.txt).
@@ -31,6 +32,7 @@ DURATION=${MM_CMP_DURATION:-540}
 HOSTS=${MM_CMP_HOSTS:-2000}
 FORMAT=${MM_CMP_FORMAT:-v9}
 BAN_TIME=${MM_CMP_BAN_TIME:-60}
+THRESHOLD_PPS=${MM_CMP_THRESHOLD_PPS:-20000}
 STEP=10
 WARMUP=12
 GEN=$BUILD/bin/mamori-gen
@@ -126,7 +128,7 @@ enable_connection_tracking = on
 ban_for_pps = on
 ban_for_bandwidth = on
 ban_for_flows = on
-threshold_pps = 20000
+threshold_pps = $THRESHOLD_PPS
 threshold_mbps = 1000
 threshold_flows = 3500
 ban_for_tcp_bandwidth = off

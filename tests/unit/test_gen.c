@@ -277,6 +277,8 @@ static const struct {
 	const char *msg;
 } bad_args[] = {
 	{ "--pcap /dev/null --attack syn_flood:foo=1", "unknown key 'foo'" },
+	{ "--pcap /dev/null --onoff on=1.5,period=60", "--onoff 'on=1.5,period=60'" },
+	{ "--pcap /dev/null --onoff on=0.5", "--onoff 'on=0.5'" },
 	{ "--pcap /dev/null --attack syn_flood:vector=dns", "unexpected key 'vector'" },
 	{ "--pcap /dev/null --attack nosuch", "unknown class 'nosuch'" },
 	{ "--pcap /dev/null --attack syn_flood:victim=192.0.2.1", "not inside any --prefix" },
@@ -1822,6 +1824,52 @@ START_TEST(test_cycle)
 }
 END_TEST
 
+/* Busy hosts' (>= 20 background records a minute on average) minutes
+ * without a record, over 20 minutes: none when steady; clients under
+ * --onoff are idle in most of theirs. */
+static unsigned hosts_with_idle_minutes(const char *extra)
+{
+	char *err;
+	ck_assert_int_eq(gen(&err, "--hosts 40 --duration 1200 --step-rate 200 --dump '%s' %s --pcap /dev/null",
+			     tmp("o.dump"), extra),
+			 0);
+	free(err);
+	enum { H = 64, M = 20 };
+	static unsigned n[H][M];
+	memset(n, 0, sizeof(n));
+	char *d = slurp(tmp("o.dump"), NULL);
+	for (char *save, *l = strtok_r(d, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char src[64], dst[64], origin[32];
+		unsigned long long st, en;
+		if (sscanf(l, "%llu\t%llu\t%63s\t%*u\t%63s\t%*u\t%*u\t%*s\t%*u\t%*u\t%*u\t%31s", &st, &en, src, dst,
+			   origin) != 5 ||
+		    strcmp(origin, "background") != 0)
+			continue;
+		const char *host = strncmp(src, "10.0.0.", 7) == 0 ? src : dst;
+		unsigned h = (unsigned)atoi(host + 7), m = (unsigned)((en / 1000 - T0) / 60);
+		if (strncmp(host, "10.0.0.", 7) == 0 && h < H && m < M)
+			n[h][m]++;
+	}
+	free(d);
+	unsigned idle_hosts = 0;
+	for (unsigned h = 0; h < H; h++) {
+		unsigned total = 0, idle = 0;
+		for (unsigned m = 0; m < M; m++) {
+			total += n[h][m];
+			idle += n[h][m] == 0;
+		}
+		if (total >= 20 * M && idle >= 5)
+			idle_hosts++;
+	}
+	return idle_hosts;
+}
+
+START_TEST(test_onoff)
+{
+	ck_assert_uint_eq(hosts_with_idle_minutes(""), 0);
+	ck_assert_uint_ge(hosts_with_idle_minutes("--onoff on=0.3,period=60"), 1);
+}
+END_TEST
 
 static Suite *gen_suite(void)
 {
@@ -1857,6 +1905,7 @@ static Suite *gen_suite(void)
 	tcase_add_loop_test(tc, test_scenario_file_errors, 0, (int)(sizeof(bad_files) / sizeof(bad_files[0])));
 	tcase_add_test(tc, test_benign_lookalikes);
 	tcase_add_test(tc, test_cycle);
+	tcase_add_test(tc, test_onoff);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("send");

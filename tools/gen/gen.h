@@ -200,6 +200,10 @@ struct gen_traffic_cfg {
 	unsigned nprefixes;
 	uint32_t sampling;                    /* 1:N packet sampling, N >= 1 */
 	double rate;                          /* background records per scenario second */
+	/* Bursty clients: each client host is active in a share onoff_share of
+	 * its onoff_period_s-second periods (phases differ per host) and idle
+	 * in the others; 0 = always active.  Servers stay steady. */
+	double onoff_share, onoff_period_s;
 };
 
 struct gen_traffic;

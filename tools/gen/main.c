@@ -50,6 +50,7 @@ struct opts {
 	struct gen_benign benign[GEN_MAX_ATTACKS];
 	unsigned nbenign;
 	double cycle_day, cycle_weekend;
+	double onoff_share, onoff_period; /* clients' on/off sessions, 0 = off */
 	const char *scenario;
 	unsigned aline[GEN_MAX_ATTACKS], bline[GEN_MAX_ATTACKS]; /* the --scenario line, 0: command line */
 	unsigned char given[512]; /* options given on the command line, by code */
@@ -108,6 +109,8 @@ static void usage(FILE *out)
 		"                          backup, update_check (docs/scenarios.md)\n"
 		"  --cycle day=A,weekend=W daily cycle of the background rate (amplitude A < 1,\n"
 		"                          peak 15:00 UTC) and weekend factor W; 'off' (default)\n"
+		"  --onoff on=P,period=S   bursty clients: each is active in a share P of its\n"
+		"                          S-second periods, idle in the others; 'off' (default)\n"
 		"  --scenario FILE         read the settings above from FILE (KEY VALUE lines);\n"
 		"                          options given on the command line win\n"
 		"  --truth FILE            write the ground truth (tab-separated)\n"
@@ -268,7 +271,7 @@ static int is_loopback(const uint8_t a[16], int af)
 enum {
 	O_HOSTS = 256, O_PREFIX, O_SAMPLING, O_DURATION, O_STEP_RATE, O_START, O_ATTACK, O_TRUTH, O_DUMP,
 	O_SEND, O_RATE, O_COUNT, O_BATCH, O_POOL, O_PCAP, O_PCAP_DST, O_RPD, O_TEMPLATE_EVERY, O_EXPORTER,
-	O_DOMAIN, O_SAMPLING_IES, O_ALLOW_REMOTE, O_SCENARIO, O_BENIGN, O_CYCLE,
+	O_DOMAIN, O_SAMPLING_IES, O_ALLOW_REMOTE, O_SCENARIO, O_BENIGN, O_CYCLE, O_ONOFF,
 };
 
 static const struct option longopts[] = {
@@ -300,8 +303,35 @@ static const struct option longopts[] = {
 	{ "scenario", required_argument, NULL, O_SCENARIO },
 	{ "benign", required_argument, NULL, O_BENIGN },
 	{ "cycle", required_argument, NULL, O_CYCLE },
+	{ "onoff", required_argument, NULL, O_ONOFF },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* '--onoff': "off" or "on=P,period=S" (both). */
+static int parse_onoff(const char *arg, double *share, double *period)
+{
+	char buf[128];
+	*share = *period = 0;
+	if (strcmp(arg, "off") == 0)
+		return 0;
+	if (strlen(arg) >= sizeof(buf))
+		return -1;
+	snprintf(buf, sizeof(buf), "%s", arg);
+	for (char *save, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		double d;
+		if (!eq || parse_pos_double(eq + 1, &d) < 0)
+			return -1;
+		*eq = '\0';
+		if (strcmp(kv, "on") == 0 && d > 0 && d <= 1)
+			*share = d;
+		else if (strcmp(kv, "period") == 0 && d >= 10 && d <= 86400)
+			*period = d;
+		else
+			return -1;
+	}
+	return *share > 0 && *period > 0 ? 0 : -1;
+}
 
 /* '--cycle': "off" or "day=A,weekend=W" (either). */
 static int parse_cycle(const char *arg, double *day, double *weekend)
@@ -502,6 +532,10 @@ static int apply_opt(struct opts *o, int c, const char *arg)
 		if (parse_cycle(arg, &o->cycle_day, &o->cycle_weekend) < 0)
 			return fail_usage("--cycle '%s': off, or day=A (0 <= A < 1),weekend=W (0 < W <= 4)", arg);
 		break;
+	case O_ONOFF:
+		if (parse_onoff(arg, &o->onoff_share, &o->onoff_period) < 0)
+			return fail_usage("--onoff '%s': off, or on=P (0 < P <= 1),period=S (10..86400 s)", arg);
+		break;
 	default:
 		return fail_usage("unknown option code '%s'", "?");
 	}
@@ -519,7 +553,7 @@ static int apply_file(struct opts *o)
 	} map[] = {
 		{ "seed", 's' },	  { "format", 'f' },	     { "duration", O_DURATION }, { "step-rate", O_STEP_RATE },
 		{ "hosts", O_HOSTS },	  { "prefix", O_PREFIX },    { "sampling", O_SAMPLING }, { "start", O_START },
-		{ "cycle", O_CYCLE },	  { "attack", O_ATTACK },    { "benign", O_BENIGN },
+		{ "cycle", O_CYCLE },	  { "attack", O_ATTACK },    { "benign", O_BENIGN },	 { "onoff", O_ONOFF },
 	};
 	struct gen_sfile sf;
 	char err[GEN_ERRLEN];
@@ -682,6 +716,8 @@ int main(int argc, char **argv)
 		.nprefixes = o.nprefixes,
 		.sampling = o.sampling,
 		.rate = o.step_rate,
+		.onoff_share = o.onoff_share,
+		.onoff_period_s = o.onoff_period,
 	};
 	traffic = gen_traffic_new(&tc, err, sizeof(err));
 	if (!traffic) {

@@ -7,6 +7,7 @@
  *   hosts 3000                   prefix 10.0.0.0/16   (repeatable)
  *   sampling 1000                start 1700000000
  *   cycle day=0.6,weekend=0.7
+ *   onoff on=0.5,period=900
  *   attack flood:victim=10.0.1.10,x=5,start=600,end=900    (repeatable)
  *   benign flash_crowd:host=10.0.2.3,x=8,start=1200,end=1500  (repeatable)
  *
@@ -28,7 +29,7 @@ static const struct {
 	int repeat; /* may appear more than once */
 } keys[] = {
 	{ "seed", 0 },	   { "format", 0 }, { "duration", 0 }, { "step-rate", 0 }, { "hosts", 0 },	{ "prefix", 1 },
-	{ "sampling", 0 }, { "start", 0 },  { "cycle", 0 },    { "attack", 1 },	   { "benign", 1 },
+	{ "sampling", 0 }, { "start", 0 },  { "cycle", 0 },    { "attack", 1 },	   { "benign", 1 },	{ "onoff", 0 },
 };
 
 static int key_index(const char *k)

@@ -44,6 +44,7 @@
 #define NPEERS 16384u
 #define ACTIVE_TIMEOUT_MS 60000u
 #define BASELINE_DRAWS 50000u
+#define ONOFF_REDRAWS 32u /* idle draws before a record goes to whoever came */
 
 enum { STREAM_SETUP = 1, STREAM_BG = 2, STREAM_BASELINE = 3 };
 enum { IN = 0, OUT = 1 };
@@ -621,6 +622,20 @@ static int make_record(const struct gen_traffic *t, struct gen_rng *r, uint32_t 
 	return proto == 6 ? make_ack(t, r, f, p, ack) : 0;
 }
 
+/* Is host h active at t_ms?  Clients, under --onoff, only in a share of
+ * their periods, chosen by a hash of (seed, host, period); each host's
+ * periods start at its own phase, so they do not all switch at once. */
+static int host_active(const struct gen_traffic *t, uint32_t h, uint64_t t_ms)
+{
+	if (!(t->c.onoff_share > 0) || t->c.onoff_share >= 1 || t->role[h] != R_CLIENT)
+		return 1;
+	uint64_t period_ms = (uint64_t)llround(t->c.onoff_period_s * 1000);
+	uint64_t phase = gen_hash2(t->c.seed ^ 0x6f6e6f6666ull, h) % period_ms;
+	uint64_t k = (t_ms + phase) / period_ms;
+	uint64_t v = gen_hash2(gen_hash2(t->c.seed, h), k);
+	return (double)(v >> 11) * 0x1p-53 < t->c.onoff_share;
+}
+
 void gen_traffic_next(struct gen_traffic *t, uint64_t t_ms, struct mm_flow *f)
 {
 	struct gen_rng *r = &t->rng;
@@ -632,6 +647,10 @@ void gen_traffic_next(struct gen_traffic *t, uint64_t t_ms, struct mm_flow *f)
 		return;
 	}
 	uint32_t h = gen_alias_draw(&t->host_alias, r);
+	/* An idle client sends nothing: draw again (bounded), so the record
+	 * rate stays and the active hosts carry it. */
+	for (unsigned i = 0; i < ONOFF_REDRAWS && !host_active(t, h, t_ms); i++)
+		h = gen_alias_draw(&t->host_alias, r);
 	unsigned role = t->role[h];
 	const struct service *sv = &roles[role].svc[gen_alias_draw(&t->svc_alias[role], r)];
 	t->have_ack = make_record(t, r, h, sv, t_ms, f, &t->ack);

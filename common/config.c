@@ -244,6 +244,7 @@ static const struct keydef grp_keys[] = {
 	{ "group", "confirm_slow_hits", CT_UINT, G_(confirm_slow_hits), 1, 16, 6, NULL, 0 },
 	{ "group", "confirm_slow_steps", CT_UINT, G_(confirm_slow_steps), 1, 16, 9, NULL, 0 },
 	{ "group", "warmup_steps", CT_UINT, G_(warmup_steps), 1, 65535, 180, NULL, 0 },
+	{ "group", "group_warmup_steps", CT_UINT, G_(group_warmup_steps), 1, 65535, 18, NULL, 0 },
 	{ "group", "ewma_alpha", CT_UINT, G_(ewma_alpha), 1, 500, 10, NULL, 0 },
 	{ "group", "learn_clip", CT_UINT, G_(learn_clip), 1, 100, 3, NULL, 0 },
 	{ "group", "time_of_week", CT_BOOL, G_(time_of_week), 0, 1, 1, NULL, 0 },

@@ -47,6 +47,15 @@ int mm_baseline_warm(const struct mm_baseline *b, const struct mm_detect_params 
 	return b != NULL && b->updates >= p->warmup_steps;
 }
 
+/* Each step teaches a group the mean and spread over all its hosts at
+ * once, where a host's own baseline learns one observation: a handful of
+ * full windows make it worth comparing with, and a fresh deployment is
+ * not blind below the ceilings for its first warmup_steps. */
+int mm_group_baseline_warm(const struct mm_baseline *b, const struct mm_detect_params *p)
+{
+	return b != NULL && b->updates >= p->group_warmup_steps;
+}
+
 /* The weight of the next observation: 1/(n+1) while that is larger than
  * alpha, so that the first steps give the plain mean of what was seen
  * rather than a mean dragged towards the initial zero. */

@@ -123,6 +123,7 @@ void mm_detect_params_default(struct mm_detect_params *p)
 	p->confirm_slow_steps = 9;
 	p->alpha = 0.010;
 	p->warmup_steps = 180;
+	p->group_warmup_steps = 18;
 	p->learn_clip = 3;
 	p->time_of_week = 1;
 }
@@ -159,6 +160,7 @@ void mm_detect_params_from_group(struct mm_detect_params *p, const struct mm_con
 	p->confirm_slow_steps = g->confirm_slow_steps;
 	p->alpha = g->ewma_alpha / 1000.0;
 	p->warmup_steps = g->warmup_steps;
+	p->group_warmup_steps = g->group_warmup_steps;
 	p->learn_clip = g->learn_clip;
 	p->time_of_week = g->time_of_week;
 }
@@ -728,7 +730,7 @@ int mm_score_host(const struct mm_detect_params *p, const struct mm_view *v, con
 	if (mm_baseline_warm(host, p)) {
 		x.bl = host;
 		x.src = MM_EXP_OWN;
-	} else if (mm_baseline_warm(group, p)) {
+	} else if (mm_group_baseline_warm(group, p)) {
 		x.bl = group;
 		x.src = MM_EXP_GROUP;
 	}
@@ -774,7 +776,9 @@ int mm_score_prefix(const struct mm_detect_params *p, const struct mm_view *v, c
 	enum mm_feat best = MM_F_FLOOD_PKTS_IN;
 
 	result_init(out);
-	if (mm_baseline_warm(prefix, p)) {
+	/* A prefix sums its hosts: its counts are large and steady enough to
+	 * trust as soon as the group's (its learning is clipped as a host's). */
+	if (mm_group_baseline_warm(prefix, p)) {
 		x.bl = prefix;
 		x.src = MM_EXP_OWN;
 	}

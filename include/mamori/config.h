@@ -101,6 +101,7 @@ struct mm_group_cfg {
 	uint32_t confirm_slow_hits;   /* scans, brute force, exfiltration: hits ... */
 	uint32_t confirm_slow_steps;  /* ... in this many steps, default 6 of 9 */
 	uint32_t warmup_steps;        /* steps learnt before a host's own baseline is trusted, default 180 */
+	uint32_t group_warmup_steps;  /* the same for the group's typical host, default 18 */
 	uint32_t ewma_alpha;          /* baseline EWMA weight per step, per mille, default 10 */
 	uint32_t learn_clip;          /* a step's innovation is clipped to this many sigmas, default 3 */
 	int time_of_week;             /* learn and apply the group's time-of-week factor, default yes */

@@ -138,6 +138,7 @@ struct mm_detect_params {
 	/* learning */
 	double alpha;                  /* EWMA weight per step */
 	unsigned warmup_steps;
+	unsigned group_warmup_steps;  /* a group baseline sees every host each step: warm sooner */
 	double learn_clip;             /* sigmas */
 	int time_of_week;
 };
@@ -198,6 +199,8 @@ struct mm_baseline {
 
 void mm_baseline_init(struct mm_baseline *b);
 int mm_baseline_warm(const struct mm_baseline *b, const struct mm_detect_params *p);
+/* A group's typical host: warm after group_warmup_steps. */
+int mm_group_baseline_warm(const struct mm_baseline *b, const struct mm_detect_params *p);
 
 /*
  * Group time-of-week profile: per hour of the week and feature, the EWMA of

@@ -978,6 +978,16 @@ START_TEST(test_cold_host_group)
 	assert_only(&t, -1, "cold host, quiet");
 	expect_class(&s, &web_server, &atk, MM_CLASS_FLOOD, 10, 2);
 	ck_assert_int_eq(s.res.source, MM_EXP_GROUP);
+	/* A group that has learnt group_warmup_steps (18) stands in, one
+	 * step fewer does not: a host's 180 are not asked of it. */
+	group.updates = (uint16_t)s.p.group_warmup_steps;
+	sim_init(&s, 114, T0 + 400);
+	s.group = &group;
+	run(&s, &web_server, NULL, 1, NULL);
+	ck_assert_int_eq(s.res.source, MM_EXP_GROUP);
+	group.updates = (uint16_t)(s.p.group_warmup_steps - 1);
+	run(&s, &web_server, NULL, 1, NULL);
+	ck_assert_int_eq(s.res.source, MM_EXP_NONE);
 	/* No group either: volume classes only by ceilings. */
 	sim_init(&s, 113, T0);
 	tally_init(&t);

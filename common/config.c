@@ -160,6 +160,15 @@ static const struct keydef cfg_keys[] = {
 	{ "alerts", "hook_max", CT_UINT, C_(alert_hook_max), 1, 256, 4, NULL, 0 },
 	{ "alerts", "hook_min_tier", CT_TIER, C_(alert_hook_min_tier), 0, 0, 1, NULL, 0 },
 
+	/* The collector's per-second ceiling check and the detector's
+	 * adoption of what it raises (docs/fastpath.md). */
+	{ "fastpath", "enabled", CT_BOOL, C_(fast_enabled), 0, 1, 1, NULL, 0 },
+	{ "fastpath", "interval_ms", CT_UINT, C_(fast_interval_ms), 100, 10000, 1000, NULL, 0 },
+	{ "fastpath", "check_ms", CT_UINT, C_(fast_check_ms), 10, 250, 250, NULL, 0 },
+	{ "fastpath", "stream", CT_STR, C_(fast_stream), 1, 0, 0, "mm:fast", 0 },
+	{ "fastpath", "stream_maxlen", CT_UINT, C_(fast_stream_maxlen), 1, 100000000, 100000, NULL, 0 },
+	{ "fastpath", "poll_ms", CT_UINT, C_(fast_poll_ms), 10, 1000, 50, NULL, 0 },
+
 	{ "log", "level", CT_LOGLEVEL, C_(log_level), 0, 0, MM_LOG_INFO, NULL, F_INT },
 
 	{ "daemon", "user", CT_STR, C_(daemon_user), 0, 0, 0, "", 0 },
@@ -281,6 +290,7 @@ static const struct sectiondef sections[] = {
 	{ "window", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 	{ "detector", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 	{ "alerts", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
+	{ "fastpath", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 	{ "log", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 	{ "daemon", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 	{ "exabgp", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
@@ -1513,6 +1523,15 @@ static void validate(struct parser *ps)
 			line = l1 > l2 ? l1 : l2;
 		perr(ps, line, "retention %u s is shorter than one window (step %u s x %u steps = %llu s)",
 		     c->retention_s, c->step_s, c->window_steps, (unsigned long long)window);
+	}
+
+	/* The interval is measured in whole checks (fastpath.h's buckets). */
+	if (c->fast_interval_ms % c->fast_check_ms != 0 || c->fast_interval_ms / c->fast_check_ms > MM_FAST_MAX_CHECKS) {
+		int l1 = ps->key_line[key_index("fastpath", "interval_ms")];
+		int l2 = ps->key_line[key_index("fastpath", "check_ms")];
+
+		perr(ps, l1 > l2 ? l1 : l2, "interval_ms %u is not a multiple of check_ms %u of at most %u checks",
+		     c->fast_interval_ms, c->fast_check_ms, MM_FAST_MAX_CHECKS);
 	}
 
 	check_exporter_overlaps(ps);

@@ -5,7 +5,7 @@
  * Format: INI-like.  `[section]` or `[section NAME]` headers, `key = value`
  * lines, `#` or `;` comments, blank lines ignored.  Singleton sections
  * ([collector], [limits], [redis], [window], [detector], [alerts],
- * [log], [daemon], [exabgp]) may appear
+ * [fastpath], [log], [daemon], [exabgp]) may appear
  * once; named sections ([exporter NAME], [group NAME]) once per name.
  * Repeatable keys (listen, nflog_group, a group's prefix) may appear
  * several times.
@@ -33,6 +33,7 @@
 #define MM_MAX_GROUPS 4096            /* [group NAME] sections */
 #define MM_MAX_GROUP_PREFIXES 65536   /* prefixes in all groups together */
 #define MM_DESCRIPTION_MAX 256
+#define MM_FAST_MAX_CHECKS 16         /* [fastpath] interval_ms / check_ms at most */
 
 struct mm_listen {
 	char text[128];               /* as written: "127.0.0.1:2055", "[::]:4739" */
@@ -183,6 +184,14 @@ struct mm_config {
 	uint32_t alert_hook_timeout_s;       /* a hook still running is killed, default 10 */
 	uint32_t alert_hook_max;             /* hooks running at once, default 4 */
 	int alert_hook_min_tier;             /* enum mm_tier: 1 investigate (default), 2 act */
+
+	/* [fastpath] (collector/fastpath.c, docs/fastpath.md) */
+	int fast_enabled;                    /* the collector checks ceilings per interval, default yes */
+	uint32_t fast_interval_ms;           /* rates are over this sliding interval, default 1000 */
+	uint32_t fast_check_ms;              /* checked this often (its resolution), default 250 */
+	char fast_stream[MM_NAME_MAX];       /* Redis stream of crossings, default mm:fast */
+	uint32_t fast_stream_maxlen;         /* XADD MAXLEN ~, default 100000 */
+	uint32_t fast_poll_ms;               /* the detector reads the stream this often, default 50 */
 
 	/* [log] */
 	int log_level;                       /* enum mm_log_level, default info */

@@ -438,6 +438,17 @@ static const struct {
 	{ "[alerts]\nstream_maxlen = 0\n", "t.conf:2: stream_maxlen: 0 out of range (1..100000000)\n" },
 	{ "[alerts]\nfile = alerts.json\n", "t.conf:2: file: 'alerts.json' is not an absolute path\n" },
 	{ "[alerts]\nhook = -\n", "t.conf:2: hook: '-' is not an absolute path\n" },
+	/* [fastpath] */
+	{ "[fastpath]\ncheck_ms = 300\n", "t.conf:2: check_ms: 300 out of range (10..250)\n" },
+	{ "[fastpath]\ninterval_ms = 1000\ncheck_ms = 300\n", "t.conf:3: check_ms: 300 out of range (10..250)\n" },
+	{ "[fastpath]\ninterval_ms = 900\ncheck_ms = 200\n",
+	  "t.conf:3: interval_ms 900 is not a multiple of check_ms 200 of at most 16 checks\n" },
+	{ "[fastpath]\ncheck_ms = 50\n",
+	  "t.conf:2: interval_ms 1000 is not a multiple of check_ms 50 of at most 16 checks\n" },
+	{ "[fastpath]\ninterval_ms = 50\n", "t.conf:2: interval_ms: 50 out of range (100..10000)\n" },
+	{ "[fastpath]\nenabled = maybe\n", "t.conf:2: enabled: bad boolean 'maybe' (use yes or no)\n" },
+	{ "[fastpath]\nstream =\n", "t.conf:2: stream: must not be empty\n" },
+	{ "[fastpath]\npoll_ms = 5\n", "t.conf:2: poll_ms: 5 out of range (10..1000)\n" },
 	{ "[alerts]\nhook_max = 0\n", "t.conf:2: hook_max: 0 out of range (1..256)\n" },
 	{ "[alerts]\nhook_min_tier = high\n",
 	  "t.conf:2: hook_min_tier: unknown tier 'high' (use investigate or act)\n" },
@@ -1119,6 +1130,14 @@ START_TEST(test_print_format)
 			      "hook_timeout = 10\n"
 			      "hook_max = 4\n"
 			      "hook_min_tier = investigate\n"
+			      "\n"
+			      "[fastpath]\n"
+			      "enabled = yes\n"
+			      "interval_ms = 1000\n"
+			      "check_ms = 250\n"
+			      "stream = mm:fast\n"
+			      "stream_maxlen = 100000\n"
+			      "poll_ms = 50\n"
 			      "\n"
 			      "[log]\n"
 			      "level = warn\n"

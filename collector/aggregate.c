@@ -165,6 +165,7 @@ struct mm_agg {
 	uint64_t amp_bits[1024];
 	struct tab mon, ext;
 	struct mm_agg_stats st;
+	struct mm_fast *fast;      /* NULL: no fast path */
 	size_t mem;
 	uint32_t pf_mask[2][4];    /* slot lines to prefetch: [out][protocol family] */
 	uint32_t pf_amp[MM_AMP_SLOTS];
@@ -753,6 +754,8 @@ static inline uint32_t mon_get(struct mm_agg *a, const uint8_t addr[16], uint32_
 		a->st.hosts_dropped++;
 		return NONE;
 	}
+	if (a->fast != NULL)
+		mm_fast_host_new(a->fast, idx, addr, (unsigned)g);
 	a->st.hosts_tracked = a->mon.nlive;
 	return idx;
 }
@@ -849,6 +852,15 @@ static void count_record(struct mm_agg *a, const struct qrec *f)
 	if (!dmon && !smon && ei == NONE) {
 		a->st.records_unmonitored++;
 		return;
+	}
+	if (a->fast != NULL && (di != NONE || si != NONE)) {
+		struct mm_fast_rec fr = { f->start, f->end, f->bytes, f->pkts, r.flows, f->pclass,
+					  (uint8_t)r.syn, f->amp };
+
+		if (di != NONE)
+			mm_fast_count(a->fast, di, 0, &fr);
+		if (si != NONE)
+			mm_fast_count(a->fast, si, 1, &fr);
 	}
 	split_record(a, f, &r.sp);
 	if (di != NONE)
@@ -1168,6 +1180,7 @@ struct mm_agg *mm_agg_new(const struct mm_agg_config *cfg, uint64_t now_ms)
 	a->late_steps = cfg->late_steps;
 	a->nslots = cfg->late_steps + 1;
 	a->ext_min_flows = cfg->external_min_flows;
+	a->fast = cfg->fast;
 	hash_key(a->key);
 	build_pf_masks(a);
 	for (const uint16_t *p = mm_auth_ports; *p != 0; p++)

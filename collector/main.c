@@ -256,7 +256,7 @@ static uint64_t kernel_drops(const struct collector *c)
  * whatever the log level) or through the log at info level. */
 static void report(const struct collector *c, int final)
 {
-	char line[768], addr[64];
+	char line[1024], addr[64];
 	struct mm_exporter_stats tot;
 	const struct mm_exporters_stats *ts = mm_exporters_stats(c->exps);
 	struct exlist l;
@@ -903,7 +903,9 @@ static int run_live(struct collector *c)
 		return -1;
 	}
 	if (!c->o.dump) {
-		struct timeval quarter = { 0, 250000 };
+		/* at least 4 times a second; as often as the fast path checks */
+		uint32_t tick_ms = c->cfg.fast_enabled && c->cfg.fast_check_ms < 250 ? c->cfg.fast_check_ms : 250;
+		struct timeval quarter = { 0, (suseconds_t)tick_ms * 1000 };
 		if (pipeline_start(c, wall_ms()) < 0)
 			return -1;
 		c->ev_step = event_new(c->base, -1, EV_PERSIST, on_step, c);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <event2/event.h>
+#include "mamori/fast_sender.h"
 #include "mamori/log.h"
 #include "mamori/pipeline.h"
 #include "mamori/redis_schema.h"
@@ -17,6 +18,9 @@ struct mm_pipeline {
 	struct mm_exporters *exps;
 	struct mm_agg *agg;
 	struct mm_redis_writer *writer;
+	struct mm_fast *fast;     /* NULL: [fastpath] off, or nothing monitored */
+	struct mm_fast_sender *fsend;
+	uint64_t check_ms, last_check; /* the fast path's check: bucket of the last one */
 	struct mm_step_sink sink;
 	uint64_t step_ms;
 	uint64_t last_step;       /* step of the last tick */
@@ -56,6 +60,23 @@ struct mm_pipeline *mm_pipeline_new(struct event_base *base, const struct mm_con
 	ac.prefixes = cfg->group_prefixes;
 	ac.prefix_group = cfg->group_prefix_group;
 	ac.nprefixes = cfg->ngroup_prefixes;
+	if (cfg->fast_enabled && cfg->ngroups > 0) {
+		struct mm_fast_params fp;
+
+		mm_fast_params_from_config(&fp, cfg);
+		p->fast = mm_fast_new(&fp, now_ms);
+		if (p->fast == NULL) {
+			snprintf(err, errlen, "cannot set up the fast path for %" PRIu32 " hosts (out of memory?)",
+				 cfg->max_hosts);
+			goto err;
+		}
+		p->fsend = mm_fast_sender_new(base, cfg, err, errlen);
+		if (p->fsend == NULL)
+			goto err;
+		p->check_ms = cfg->fast_check_ms;
+		p->last_check = now_ms / p->check_ms;
+		ac.fast = p->fast;
+	}
 	p->agg = mm_agg_new(&ac, now_ms);
 	if (p->agg == NULL) {
 		snprintf(err, errlen, "cannot set up aggregation for %" PRIu32 " hosts (out of memory?)",
@@ -95,6 +116,8 @@ void mm_pipeline_free(struct mm_pipeline *p)
 		return;
 	mm_redis_writer_free(p->writer);
 	mm_agg_free(p->agg);
+	mm_fast_sender_free(p->fsend);
+	mm_fast_free(p->fast);
 	free(p->xs);
 	free(p);
 }
@@ -188,11 +211,23 @@ static void snapshot_exporters(struct mm_pipeline *p)
 	mm_redis_writer_step_stats(p->writer, p->xs, p->nxs);
 }
 
+/* The fast path's check, once per check_ms of the clock: on the records
+ * counted so far (the aggregator's pipeline holds up to 16). */
+static void fast_check(struct mm_pipeline *p, uint64_t now_ms)
+{
+	mm_agg_sync(p->agg);
+	mm_fast_check(p->fast, now_ms, mm_fast_sender_send, p->fsend);
+}
+
 void mm_pipeline_tick(struct mm_pipeline *p, uint64_t now_ms)
 {
 	uint64_t step = now_ms / p->step_ms;
 
 	p->now_ms = now_ms;
+	if (p->fast != NULL && now_ms / p->check_ms > p->last_check) {
+		p->last_check = now_ms / p->check_ms;
+		fast_check(p, now_ms);
+	}
 	if (step <= p->last_step)
 		return; /* nothing can close before the step changes */
 	p->last_step = step;
@@ -203,6 +238,8 @@ void mm_pipeline_tick(struct mm_pipeline *p, uint64_t now_ms)
 void mm_pipeline_close(struct mm_pipeline *p, uint64_t now_ms)
 {
 	p->now_ms = now_ms;
+	if (p->fast != NULL)
+		fast_check(p, now_ms);
 	snapshot_exporters(p);
 	mm_agg_flush(p->agg, &p->sink);
 }
@@ -214,9 +251,17 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	*(int *)arg = 1;
 }
 
+/* Steps not yet in Redis beyond max_pending; at shutdown (0) the fast
+ * path's events too. */
+static int unwritten(const struct mm_pipeline *p, size_t max_pending)
+{
+	return mm_redis_writer_pending(p->writer) > max_pending ||
+	       (max_pending == 0 && mm_fast_sender_pending(p->fsend) > 0);
+}
+
 int mm_pipeline_drain(struct mm_pipeline *p, size_t max_pending, uint32_t timeout_ms)
 {
-	if (mm_redis_writer_pending(p->writer) <= max_pending)
+	if (!unwritten(p, max_pending))
 		return 0;
 	int expired = 0;
 	struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000 };
@@ -226,12 +271,12 @@ int mm_pipeline_drain(struct mm_pipeline *p, size_t max_pending, uint32_t timeou
 	evtimer_add(deadline, &tv);
 	/* Each turn blocks until something happens (a reply, a reconnect
 	 * timer, the deadline), so this does not spin. */
-	while (!expired && mm_redis_writer_pending(p->writer) > max_pending)
+	while (!expired && unwritten(p, max_pending))
 		if (event_base_loop(p->base, EVLOOP_ONCE) < 0)
 			break;
 	event_free(deadline);
 	size_t left = mm_redis_writer_pending(p->writer);
-	if (left > max_pending) {
+	if (unwritten(p, max_pending)) {
 		mm_warnx("redis: %zu steps or state batches still unwritten after %" PRIu32 " ms", left, timeout_ms);
 		return -1;
 	}
@@ -262,4 +307,17 @@ void mm_pipeline_report(struct mm_pipeline *p, char *buf, size_t len)
 		 a->future_records, a->hosts_dropped, a->steps_closed, w->connected ? "connected" : "DISCONNECTED",
 		 w->steps_flushed, w->steps_pending, w->steps_dropped, w->last_flush_ms, w->bytes_queued,
 		 w->reconnects, w->errors);
+	if (p->fast != NULL) {
+		const struct mm_fast_stats *f = mm_fast_stats(p->fast);
+		const struct mm_fast_sender_stats *fs = mm_fast_sender_stats(p->fsend);
+		size_t n = strlen(buf);
+
+		if (n < len)
+			snprintf(buf + n, len - n,
+				 "; fastpath: checks %" PRIu64 " hosts_checked %" PRIu64 " late %" PRIu64
+				 " future %" PRIu64 " events %" PRIu64 " repeats %" PRIu64 " deferred %" PRIu64
+				 " added %" PRIu64 " dropped %" PRIu64 " failed %" PRIu64,
+				 f->checks, f->hosts_checked, f->late, f->future, f->events, f->repeats, f->deferred,
+				 fs->added, fs->dropped, fs->failed);
+	}
 }

@@ -27,6 +27,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include "mamori/fastpath.h"
 #include "mamori/flow.h"
 #include "mamori/prefix.h"
 #include "mamori/window.h"
@@ -42,6 +43,10 @@ struct mm_agg_config {
 	const struct mm_prefix *prefixes;
 	const uint16_t *prefix_group;
 	unsigned nprefixes;
+	/* The fast path (fastpath.h), fed every record of a monitored host by
+	 * the host's table index; NULL = none.  The caller owns it and sizes
+	 * it for max_hosts. */
+	struct mm_fast *fast;
 };
 
 struct mm_agg_stats {

@@ -31,6 +31,7 @@
 #include <hiredis/adapters/libevent.h>
 #include "mamori/alert.h"
 #include "mamori/classes.h"
+#include "mamori/fastpath.h"
 #include "mamori/prefix.h"
 #include "mamori/redis_schema.h"
 #include "mamori/score.h"
@@ -237,6 +238,22 @@ size_t mm_alert_json(enum mm_incident_event ev, const struct mm_incident *inc, u
 	else
 		jnum(&j, inc->ev.completeness);
 	jkstr(&j, "detector", detector_id ? detector_id : "");
+	/* Added in schema 1 (readers ignore members they do not know). */
+	jkey(&j, "fast");
+	if (inc->fast.on) {
+		const char *cn = mm_fast_ceiling_name((enum mm_fast_ceiling)inc->fast.ceiling);
+
+		jraw(&j, "{\"collector\":");
+		jstr(&j, inc->fast.collector);
+		jkstr(&j, "ceiling", cn);
+		jkstr(&j, "unit", cn != NULL ? mm_fast_ceiling_unit((enum mm_fast_ceiling)inc->fast.ceiling) : NULL);
+		jknum(&j, "rate", inc->fast.rate);
+		jknum(&j, "limit", inc->fast.limit);
+		jraw(&j, ",\"interval_ms\":%" PRIu32 ",\"time_ms\":%" PRIu64 "}", inc->fast.interval_ms,
+		     inc->fast.time_ms);
+	} else {
+		jraw(&j, "null");
+	}
 	jraw(&j, "}");
 	if (j.overflow) {
 		buf[0] = '\0';

@@ -304,6 +304,40 @@ int mm_incidents_adopt(struct mm_incidents *t, const struct mm_incident_key *key
 	return 1;
 }
 
+int mm_incidents_raise(struct mm_incidents *t, const struct mm_incident_key *key, uint64_t step,
+		       uint64_t start_step, const struct mm_incident_obs *obs, const struct mm_incident_fast *fast)
+{
+	struct mm_incident *inc = lookup(t, key);
+
+	if (start_step > step)
+		start_step = step;
+	if (inc != NULL) {
+		if (step > inc->last_seen_step)
+			inc->last_seen_step = step;
+		if (obs->tier > inc->tier) {
+			inc->tier = obs->tier;
+			inc->escalated = inc->dirty = 1;
+		}
+		if (fast != NULL && !inc->fast.on)
+			inc->fast = *fast;
+		t->st.merged++;
+		return 0;
+	}
+	inc = insert(t, key);
+	if (inc == NULL)
+		return -1;
+	mm_incident_id(key, start_step, inc->id);
+	inc->start_step = start_step;
+	feed(inc, step, obs);
+	inc->peak_severity = inc->severity;
+	inc->adopted = 1;
+	if (fast != NULL)
+		inc->fast = *fast;
+	t->st.adopted++;
+	emit(t, MM_INC_START, inc, step);
+	return 1;
+}
+
 static void end_at(struct mm_incidents *t, uint32_t i, uint64_t step)
 {
 	struct mm_incident *inc = &t->inc[i];

@@ -75,6 +75,17 @@ void mm_evidence_fill(struct mm_evidence *ev, enum mm_class k, const struct mm_s
 void mm_evidence_set_collectors(struct mm_evidence *ev, const char (*ids)[MM_NAME_MAX], unsigned n,
 				unsigned more);
 
+/* A start raised by a collector's fast path (fastpath.h): who saw which
+ * ceiling crossed, when, by how much.  on = 0: none. */
+struct mm_incident_fast {
+	uint8_t on;
+	uint8_t ceiling;         /* enum mm_fast_ceiling */
+	uint32_t interval_ms;    /* the rate's interval */
+	uint64_t time_ms;        /* the collector's check that crossed */
+	double rate, limit;      /* the ceiling's counter per second and the ceiling (mm_fast_ceiling_unit) */
+	char collector[MM_NAME_MAX];
+};
+
 struct mm_incident {
 	char id[MM_INCIDENT_ID_LEN + 1];
 	struct mm_incident_key key;
@@ -93,6 +104,7 @@ struct mm_incident {
 	double baseline_rate;    /* expected, at the latest */
 	uint32_t updates;        /* update events so far */
 	char merged_id[MM_INCIDENT_ID_LEN + 1]; /* an adopted start merged into this one ("" none) */
+	struct mm_incident_fast fast; /* the fast path's crossing that started it, or also saw it */
 	struct mm_evidence ev;   /* the latest */
 	/* bookkeeping */
 	uint8_t dirty;           /* seen since the last event */
@@ -160,6 +172,20 @@ int mm_incidents_observe(struct mm_incidents *t, const struct mm_incident_key *k
  */
 int mm_incidents_adopt(struct mm_incidents *t, const struct mm_incident_key *key, uint64_t step,
 		       uint64_t start_step, enum mm_tier tier, enum mm_severity severity, const char *id);
+
+/*
+ * A start raised elsewhere that this table announces: the collectors'
+ * fast path reports a crossing to the detector, which owns the incident.
+ * With no incident of the key open, one opens at start_step (adopted, its
+ * id mm_incident_id of the key and start_step), fed with obs as seen at
+ * `step`, and its start event goes out at once.  With one open (the step
+ * scoring, or another collector, was first) it counts as seen at `step`,
+ * which keeps it open; the tier only rises, and `fast` is kept if the
+ * incident had none (said in its next event); no event.  Returns 1
+ * (started), 0 (merged) or -1 (refused: table full, counted).
+ */
+int mm_incidents_raise(struct mm_incidents *t, const struct mm_incident_key *key, uint64_t step,
+		       uint64_t start_step, const struct mm_incident_obs *obs, const struct mm_incident_fast *fast);
 
 /* The end of a step, after every observation of it: updates that are due
  * (the interval passed and something was seen, or the tier rose), and ends

@@ -22,6 +22,7 @@
 #include <hiredis/hiredis.h>
 #include "mamori/alert.h"
 #include "mamori/classes.h"
+#include "mamori/fastpath.h"
 #include "mamori/score.h"
 
 static const char expected_start[] =
@@ -35,7 +36,7 @@ static const char expected_start[] =
 	"score\":12.5}],\"ports_kind\":\"sports_in\",\"top_ports\":[{\"port\":53,\"packets\":900},{\"port\":123,"
 	"\"packets\":10}],\"peers_dir\":\"in\",\"top_peers\":[{\"addr\":\"198.51.100.7\",\"packets\":300}],\"disti"
 	"nct_peers\":42,\"baseline_source\":\"own\"},\"collectors\":[\"edge-1\",\"edge-2\"],\"more_collectors\":"
-	"0,\"completeness\":0.98,\"detector\":\"det-1\"}";
+	"0,\"completeness\":0.98,\"detector\":\"det-1\",\"fast\":null}";
 
 static void craft(struct mm_incident *inc)
 {
@@ -158,6 +159,35 @@ START_TEST(json_events)
 }
 END_TEST
 
+/* A start the collector's fast path raised: adopted, and the "fast"
+ * member says who saw which ceiling crossed (added in schema 1). */
+START_TEST(json_fast_start)
+{
+	struct mm_incident inc;
+	char buf[MM_ALERT_JSON_MAX];
+
+	craft(&inc);
+	inc.adopted = 1;
+	inc.fast.on = 1;
+	inc.fast.ceiling = MM_FCE_AMP_PPS;
+	inc.fast.interval_ms = 1000;
+	inc.fast.time_ms = 1700000000250ull;
+	inc.fast.rate = 300000;
+	inc.fast.limit = 50000;
+	strcpy(inc.fast.collector, "edge-1");
+	ck_assert_uint_gt(mm_alert_json(MM_INC_START, &inc, 10, "det-1", buf, sizeof(buf)), 0);
+	ck_assert_ptr_nonnull(strstr(buf, ",\"adopted\":true,"));
+	ck_assert_ptr_nonnull(strstr(buf, ",\"detector\":\"det-1\",\"fast\":{\"collector\":\"edge-1\",\"ceiling\":"
+					  "\"ceiling_amp_pps\",\"unit\":\"pps\",\"rate\":300000,\"limit\":50000,"
+					  "\"interval_ms\":1000,\"time_ms\":1700000000250}}"));
+	ck_assert(json_ok(buf));
+	inc.fast.ceiling = MM_FCE_OUT_MBPS;
+	ck_assert_uint_gt(mm_alert_json(MM_INC_END, &inc, 10, "det-1", buf, sizeof(buf)), 0);
+	ck_assert_ptr_nonnull(strstr(buf, "\"ceiling\":\"ceiling_out_mbps\",\"unit\":\"Mbit/s\""));
+	ck_assert(json_ok(buf));
+}
+END_TEST
+
 START_TEST(json_escaping_and_size)
 {
 	struct mm_incident inc;
@@ -167,7 +197,7 @@ START_TEST(json_escaping_and_size)
 	strcpy(inc.ev.collectors[0], "a\"b\\c\nd\x01");
 	ck_assert_uint_gt(mm_alert_json(MM_INC_START, &inc, 10, "det\"1", buf, sizeof(buf)), 0);
 	ck_assert_ptr_nonnull(strstr(buf, "\"collectors\":[\"a\\\"b\\\\c\\nd\\u0001\",\"edge-2\"]"));
-	ck_assert_ptr_nonnull(strstr(buf, "\"detector\":\"det\\\"1\"}"));
+	ck_assert_ptr_nonnull(strstr(buf, "\"detector\":\"det\\\"1\","));
 	ck_assert(json_ok(buf));
 	/* too small: 0 and an empty string, never a cut object */
 	size_t need = strlen(expected_start);
@@ -478,6 +508,7 @@ int main(void)
 	tcase_add_test(tc, json_exact);
 	tcase_add_test(tc, json_events);
 	tcase_add_test(tc, json_escaping_and_size);
+	tcase_add_test(tc, json_fast_start);
 	if (redis)
 		tcase_add_test(tc, outputs_redis_file);
 	else

@@ -340,6 +340,89 @@ START_TEST(test_adoption)
 }
 END_TEST
 
+/* A start the fast path raised, announced by the table: one start event
+ * at once (adopted, with the fast path's origin), the step scoring's
+ * confirmation later is no second start, repeats keep it open, and it
+ * ends by the calm steps like any other. */
+START_TEST(test_raise)
+{
+	struct log l;
+	struct mm_incidents *t = table(3, 2, 10, &l);
+	struct mm_incident_key k;
+	struct mm_incident_obs o = obs(1, 1, MM_TIER_ACT, 250000);
+	struct mm_incident_fast fast;
+	struct mm_incident_stats st;
+	char want[MM_INCIDENT_ID_LEN + 1];
+
+	memset(&fast, 0, sizeof(fast));
+	fast.on = 1;
+	fast.ceiling = 0;
+	fast.rate = 250000;
+	fast.limit = 100000;
+	fast.time_ms = (uint64_t)S0 * 10000 + 250;
+	strcpy(fast.collector, "edge-1");
+	host_key(&k, 7, MM_CLASS_FLOOD);
+	o.severity = MM_SEV_CRITICAL;
+	ck_assert_int_eq(mm_incidents_raise(t, &k, S0, S0, &o, &fast), 1);
+	ck_assert_uint_eq(l.n, 1);
+	ck_assert_int_eq(l.e[0].ev, MM_INC_START);
+	ck_assert(l.e[0].inc.adopted);
+	ck_assert(l.e[0].inc.fast.on);
+	ck_assert_str_eq(l.e[0].inc.fast.collector, "edge-1");
+	ck_assert_int_eq(l.e[0].inc.tier, MM_TIER_ACT);
+	ck_assert_int_eq(l.e[0].inc.peak_severity, MM_SEV_CRITICAL);
+	ck_assert_double_eq(l.e[0].inc.peak_rate, 250000);
+	mm_incident_id(&k, S0, want);
+	ck_assert_str_eq(l.e[0].inc.id, want);
+	/* another collector (or a repeat) says it again: merged, no event */
+	strcpy(fast.collector, "edge-2");
+	ck_assert_int_eq(mm_incidents_raise(t, &k, S0 + 1, S0 + 1, &o, &fast), 0);
+	mm_incidents_end_step(t, S0 + 1);
+	ck_assert_uint_eq(l.n, 1);
+	ck_assert_str_eq(mm_incidents_find(t, &k)->fast.collector, "edge-1");
+	/* the step scoring confirms it: an update of the same incident */
+	step(t, &k, S0 + 2, 1, 100);
+	step(t, &k, S0 + 3, 1, 100);
+	step(t, &k, S0 + 4, 0, 0);
+	ck_assert_uint_eq(l.n, 2);
+	ck_assert_int_eq(l.e[1].ev, MM_INC_UPDATE);
+	ck_assert_str_eq(l.e[1].inc.id, want);
+	ck_assert_double_eq(l.e[1].inc.peak_rate, 250000);
+	/* a repeat keeps it open past the calm steps of the scoring */
+	ck_assert_int_eq(mm_incidents_raise(t, &k, S0 + 5, S0, &o, &fast), 0);
+	mm_incidents_end_step(t, S0 + 5);
+	mm_incidents_end_step(t, S0 + 6);
+	ck_assert_ptr_nonnull(mm_incidents_find(t, &k));
+	mm_incidents_end_step(t, S0 + 7);
+	ck_assert_ptr_null(mm_incidents_find(t, &k));
+	ck_assert_uint_eq(l.n, 3);
+	ck_assert_int_eq(l.e[2].ev, MM_INC_END);
+	ck_assert_uint_eq(l.e[2].inc.start_step, S0);
+	st = mm_incidents_stats(t);
+	ck_assert_uint_eq(st.adopted, 1);
+	ck_assert_uint_eq(st.merged, 2);
+	ck_assert_uint_eq(st.started, 0);
+	/* the scoring first, then the fast path: merged, fast kept for the
+	 * next event, no start */
+	host_key(&k, 8, MM_CLASS_SYN_FLOOD);
+	step(t, &k, S0 + 10, 1, 100);
+	ck_assert_uint_eq(l.n, 4);
+	ck_assert(!l.e[3].inc.fast.on);
+	ck_assert_int_eq(mm_incidents_raise(t, &k, S0 + 10, S0 + 10, &o, &fast), 0);
+	ck_assert_uint_eq(l.n, 4);
+	ck_assert(mm_incidents_find(t, &k)->fast.on);
+	mm_incidents_free(t);
+	/* a full table refuses, counted */
+	t = table(3, 2, 1, &l);
+	host_key(&k, 1, MM_CLASS_FLOOD);
+	ck_assert_int_eq(mm_incidents_raise(t, &k, S0, S0, &o, NULL), 1);
+	host_key(&k, 2, MM_CLASS_FLOOD);
+	ck_assert_int_eq(mm_incidents_raise(t, &k, S0, S0, &o, NULL), -1);
+	ck_assert_uint_eq(mm_incidents_stats(t).refused, 1);
+	mm_incidents_free(t);
+}
+END_TEST
+
 /* A full table refuses starts and adoptions and counts them; room comes
  * back when one ends. */
 START_TEST(test_table_full)
@@ -527,6 +610,7 @@ static Suite *incident_suite(void)
 	tcase_add_test(tc, test_update_interval);
 	tcase_add_test(tc, test_stable_id);
 	tcase_add_test(tc, test_adoption);
+	tcase_add_test(tc, test_raise);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("table");

@@ -29,6 +29,7 @@
 #include "mamori/config.h"
 #include "mamori/daemon_metrics.h"
 #include "mamori/detector.h"
+#include "mamori/fast_reader.h"
 #include "mamori/log.h"
 #include "mamori/privdrop.h"
 #include "mamori/redis_schema.h"
@@ -99,6 +100,13 @@ struct det {
 	int64_t open[MM_CLASS_COUNT];
 	uint64_t steps_scored, step_errors, start_s;
 	double step_s_sum, step_s_last;
+	/* the fast path's stream (docs/fastpath.md) */
+	redisContext *frc;            /* live: its own context, NULL = reconnect */
+	uint64_t frc_tried_ms;
+	char fast_id[MM_FAST_ID_MAX]; /* live: the last entry read */
+	uint64_t fast_bad;            /* entries that did not parse */
+	struct mm_fast_event *fev;    /* replay: every entry, by time */
+	size_t nfev, capfev, fev_next;
 };
 
 static uint64_t now_ms(void)
@@ -589,6 +597,91 @@ redis_err:
 	return -1;
 }
 
+/* ---- the fast path's crossings ---------------------------------------- */
+
+static void on_fast(void *arg, const struct mm_fast_event *e)
+{
+	struct det *x = arg;
+
+	if (x->o.shard_m > 1 && mm_redis_shard(e->addr) % x->o.shard_m != x->o.shard_n)
+		return; /* another detector's host */
+	mm_det_fast(x->d, e);
+}
+
+/* Live: what the collectors added since the last poll, at once. */
+static void on_fast_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct det *x = arg;
+	char err[256];
+	long n;
+
+	(void)fd;
+	(void)what;
+	if (x->frc == NULL) {
+		uint64_t now = now_ms();
+
+		if (now - x->frc_tried_ms < 1000)
+			return;
+		x->frc_tried_ms = now;
+		if ((x->frc = rc_connect(&x->cfg, err, sizeof(err))) == NULL) {
+			mm_warnx("fast path: %s", err);
+			return;
+		}
+	}
+	/* at most 10 000 a poll: the step scoring must not wait long */
+	for (int i = 0; i < 10; i++) {
+		n = mm_fast_read_new(x->frc, x->cfg.fast_stream, x->fast_id, 1000, on_fast, x, &x->fast_bad);
+		if (n < 0) {
+			mm_warnx("fast path: redis: %s", x->frc->errstr);
+			redisFree(x->frc);
+			x->frc = NULL;
+			return;
+		}
+		if (n < 1000)
+			return;
+	}
+}
+
+static void collect_fast(void *arg, const struct mm_fast_event *e)
+{
+	struct det *x = arg;
+
+	if (x->nfev == x->capfev) {
+		size_t cap = x->capfev ? 2 * x->capfev : 1024;
+		void *p = realloc(x->fev, cap * sizeof(*x->fev));
+
+		if (p == NULL)
+			return; /* counted below as not adopted */
+		x->fev = p;
+		x->capfev = cap;
+	}
+	x->fev[x->nfev++] = *e;
+}
+
+static int cmp_fast(const void *a, const void *b)
+{
+	const struct mm_fast_event *x = a, *y = b;
+
+	if (x->time_ms != y->time_ms)
+		return x->time_ms < y->time_ms ? -1 : 1;
+	return memcmp(x->addr, y->addr, 16) != 0 ? memcmp(x->addr, y->addr, 16) : (int)x->cls - (int)y->cls;
+}
+
+/* Replay: the crossings the live detector would have read before scoring
+ * `step` (it scores a step late_steps + 0.5 s after its end). */
+static void replay_fast(struct det *x, uint64_t step)
+{
+	uint64_t step_ms = (uint64_t)x->cfg.step_s * 1000;
+	uint64_t before = (step + 1 + x->cfg.late_steps) * step_ms + 500;
+
+	while (x->fev_next < x->nfev && x->fev[x->fev_next].time_ms < before) {
+		const struct mm_fast_event *e = &x->fev[x->fev_next++];
+
+		if (e->time_ms >= x->origin * step_ms)
+			on_fast(x, e);
+	}
+}
+
 /* --replay-all: the range of the done marks. */
 static int done_range(struct det *x, uint64_t *first, uint64_t *last)
 {
@@ -623,8 +716,16 @@ static int run_replay(struct det *x)
 	}
 	x->origin = x->o.first;
 	mm_info("replay: steps %" PRIu64 "..%" PRIu64, x->o.first, x->o.last);
+	if (mm_fast_read_all(x->rc, x->cfg.fast_stream, collect_fast, x, &x->fast_bad) < 0) {
+		mm_warnx("fast path: redis: %s", x->rc->errstr);
+		return -1;
+	}
+	/* in time order, ties fixed: the same content gives the same alerts */
+	if (x->nfev > 1)
+		qsort(x->fev, x->nfev, sizeof(*x->fev), cmp_fast);
 	for (uint64_t t = x->o.first; t <= x->o.last && !x->stop; t++) {
 		int c = step_complete(x, t);
+		replay_fast(x, t);
 		if (c < 0 || score_step(x, t, c) < 0)
 			return -1;
 		event_base_loop(x->base, EVLOOP_NONBLOCK);
@@ -936,7 +1037,7 @@ int main(int argc, char **argv)
 {
 	struct det *x = calloc(1, sizeof(*x));
 	char err[256];
-	struct event *ev_int = NULL, *ev_term = NULL, *ev_tick = NULL, *ev_hup = NULL;
+	struct event *ev_int = NULL, *ev_term = NULL, *ev_tick = NULL, *ev_hup = NULL, *ev_fast = NULL;
 	int rc = 1;
 
 	if (x == NULL)
@@ -1025,6 +1126,12 @@ int main(int argc, char **argv)
 		ev_tick = event_new(x->base, -1, EV_PERSIST, on_tick, x);
 		if (ev_tick == NULL || event_add(ev_tick, &tv) != 0)
 			mm_fatalx("timer");
+		/* crossings from a step back on: the ones raised just before we started */
+		snprintf(x->fast_id, sizeof(x->fast_id), "%" PRIu64 "-0", now_ms() - step_ms);
+		struct timeval ftv = { (time_t)(x->cfg.fast_poll_ms / 1000), (suseconds_t)(x->cfg.fast_poll_ms % 1000) * 1000 };
+		ev_fast = event_new(x->base, -1, EV_PERSIST, on_fast_poll, x);
+		if (ev_fast == NULL || event_add(ev_fast, &ftv) != 0)
+			mm_fatalx("timer");
 		mm_info("scoring from step %" PRIu64 " (shard %u/%u)", x->next_step, x->o.shard_n, x->o.shard_m);
 		event_base_dispatch(x->base);
 		rc = 0;
@@ -1038,12 +1145,19 @@ int main(int argc, char **argv)
 			"), incidents started %" PRIu64 ", incomplete steps %" PRIu64,
 			s->scored, s->hosts, s->externals, s->refused, s->prefixes_scored, s->prefixes, s->prefixes_refused,
 			s->folded, s->starts, x->incomplete_steps);
+		mm_info("fast path: crossings started %" PRIu64 " incidents, merged %" PRIu64 ", refused %" PRIu64
+			", unreadable %" PRIu64, s->fast_started, s->fast_merged, s->fast_refused, x->fast_bad);
 	}
 	if (ev_tick)
 		event_free(ev_tick);
 	if (ev_hup)
 		event_free(ev_hup);
 	mm_metrics_free(x->metrics);
+	if (ev_fast)
+		event_free(ev_fast);
+	if (x->frc)
+		redisFree(x->frc);
+	free(x->fev);
 	event_free(ev_int);
 	event_free(ev_term);
 	mm_alert_outputs_free(x->out);

@@ -9,6 +9,7 @@
  * prefix is under carpet bombing (one incident for the prefix, not one
  * per host), then the groups learn and quiet incidents end.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "mamori/detector.h"
@@ -82,6 +83,7 @@ struct mm_det {
 	struct mm_tow *tow;
 	struct mm_group_acc *acc;
 	struct mm_incidents *inc;
+	struct mm_fast_limits *flim;  /* per group: the ceilings a fast-path crossing is checked against */
 	/* carpet bombing */
 	struct det_prefix **pbuckets;
 	uint32_t npbuckets;           /* power of two */
@@ -136,7 +138,8 @@ struct mm_det *mm_det_new(const struct mm_config *cfg, uint32_t max_hosts, mm_in
 	d->acc = calloc(ng, sizeof(*d->acc));
 	d->pbuckets = calloc(d->npbuckets, sizeof(*d->pbuckets));
 	d->touched = calloc(cfg->max_prefixes ? cfg->max_prefixes : 1, sizeof(*d->touched));
-	if (d->buckets == NULL || d->params == NULL || d->gbase == NULL || d->tow == NULL || d->acc == NULL ||
+	d->flim = calloc(ng, sizeof(*d->flim));
+	if (d->flim == NULL || d->buckets == NULL || d->params == NULL || d->gbase == NULL || d->tow == NULL || d->acc == NULL ||
 	    d->pbuckets == NULL || d->touched == NULL)
 		goto err;
 	for (unsigned g = 0; g < cfg->ngroups; g++) {
@@ -144,6 +147,7 @@ struct mm_det *mm_det_new(const struct mm_config *cfg, uint32_t max_hosts, mm_in
 		mm_baseline_init(&d->gbase[g]);
 		mm_tow_init(&d->tow[g]);
 		mm_group_acc_init(&d->acc[g]);
+		mm_fast_limits_from_group(&d->flim[g], &cfg->groups[g], cfg->fast_interval_ms);
 	}
 	mm_incident_params_from_config(&ip, cfg);
 	d->inc = mm_incidents_new(&ip, fn, arg);
@@ -271,6 +275,7 @@ void mm_det_free(struct mm_det *d)
 	free(d->gbase);
 	free(d->tow);
 	free(d->acc);
+	free(d->flim);
 	mm_incidents_free(d->inc);
 	free(d);
 }
@@ -638,6 +643,78 @@ static void sweep_externals(struct mm_det *d, uint64_t step)
 			}
 		}
 	}
+}
+
+/* ---- the fast path's crossings ---------------------------------------- */
+
+int mm_det_fast(struct mm_det *d, const struct mm_fast_event *e)
+{
+	static const struct {
+		enum mm_feat feat;
+		enum mm_topk_ports ports;
+		uint8_t out;
+	} cls[MM_CLASS_COUNT] = {
+		[MM_CLASS_FLOOD] = { MM_F_FLOOD_PKTS_IN, MM_T_DPORTS_IN, 0 },
+		[MM_CLASS_SYN_FLOOD] = { MM_F_SYN_PKTS_IN, MM_T_DPORTS_IN, 0 },
+		[MM_CLASS_AMPLIFICATION] = { MM_F_AMP_PKTS_IN, MM_T_SPORTS_IN, 0 },
+		[MM_CLASS_OUTBOUND_FLOOD] = { MM_F_PKTS_OUT, MM_T_DPORTS_OUT, 1 },
+	};
+	uint64_t step_ms = (uint64_t)(d->cfg->step_s ? d->cfg->step_s : 1) * 1000;
+	int g = mm_config_group_of(d->cfg, e->addr);
+	struct mm_incident_key key;
+	struct mm_incident_obs obs;
+	struct mm_incident_fast fast;
+	struct mm_evidence ev;
+	int r;
+
+	if (g < 0 || e->cls >= MM_CLASS_COUNT || mm_fast_ceiling_class((enum mm_fast_ceiling)e->ceiling) != e->cls ||
+	    !mm_fast_confirms(&d->flim[g], e)) {
+		d->st.fast_refused++;
+		return -1;
+	}
+	/* What the analyst reads until the step scoring updates it: the
+	 * class's feature over the interval, no baseline consulted. */
+	memset(&ev, 0, sizeof(ev));
+	ev.nfeat = 1;
+	ev.feat[0].feature = (uint8_t)cls[e->cls].feat;
+	ev.feat[0].current = (float)e->class_pps;
+	ev.feat[0].baseline = NAN;
+	ev.feat[0].score = NAN;
+	ev.ports_kind = (uint8_t)cls[e->cls].ports;
+	ev.peers_out = cls[e->cls].out;
+	ev.vector = e->vector;
+	ev.source = MM_EXP_NONE;
+	ev.distinct_peers = NAN;
+	ev.completeness = -1;
+	if (e->collector[0])
+		mm_evidence_set_collectors(&ev, (const char(*)[MM_NAME_MAX])e->collector, 1, 0);
+	memset(&obs, 0, sizeof(obs));
+	obs.confirmed = obs.sustain = 1;
+	obs.tier = MM_TIER_ACT;
+	/* a ceiling hit: high below twice the ceiling, critical beyond (score.c) */
+	obs.severity = e->rate < 2 * e->limit ? MM_SEV_HIGH : MM_SEV_CRITICAL;
+	obs.feature = (uint8_t)cls[e->cls].feat;
+	obs.score = NAN;
+	obs.rate = e->class_pps;
+	obs.baseline_rate = NAN;
+	obs.ev = &ev;
+	memset(&fast, 0, sizeof(fast));
+	fast.on = 1;
+	fast.ceiling = e->ceiling;
+	fast.interval_ms = e->interval_ms;
+	fast.time_ms = e->time_ms;
+	fast.rate = e->rate;
+	fast.limit = e->limit;
+	memcpy(fast.collector, e->collector, sizeof(fast.collector));
+	mm_incident_key_host(&key, e->addr, (enum mm_class)e->cls);
+	r = mm_incidents_raise(d->inc, &key, e->time_ms / step_ms, e->first_ms / step_ms, &obs, &fast);
+	if (r == 1)
+		d->st.fast_started++;
+	else if (r == 0)
+		d->st.fast_merged++;
+	else
+		d->st.fast_refused++;
+	return r;
 }
 
 unsigned mm_det_end_step(struct mm_det *d, uint64_t step)

@@ -32,6 +32,7 @@
 
 #include <stdint.h>
 #include "mamori/config.h"
+#include "mamori/fastpath.h"
 #include "mamori/incident.h"
 #include "mamori/redis_schema.h"
 #include "mamori/score.h"
@@ -64,6 +65,10 @@ struct mm_det_stats {
 	uint64_t prefixes_scored;  /* prefix-steps scored */
 	uint64_t folded;           /* host inbound observations folded into carpet bombing */
 	uint64_t hosts_dropped_by_reload; /* monitored hosts a reload left outside every group */
+	uint64_t fast_started;     /* fast-path crossings that started an incident */
+	uint64_t fast_merged;      /* ... that found it open */
+	uint64_t fast_refused;     /* ... not confirmed by this detector's keys, not a
+				    * monitored host, or no room */
 };
 
 struct mm_det;
@@ -122,6 +127,16 @@ uint32_t mm_det_slow_window(const struct mm_det *d, const struct mm_det_host *h,
 int mm_det_score(struct mm_det *d, struct mm_det_host *h, uint64_t step, const struct mm_hoststep *fast,
 		 uint32_t fast_steps, const struct mm_hoststep *newest, const struct mm_redis_contrib *who,
 		 double completeness);
+
+/*
+ * A crossing a collector's fast path reported (fastpath.h): re-checked
+ * against this detector's own keys for the host's group
+ * (mm_fast_confirms), then raised as the incident's start, or merged into
+ * the one open (mm_incidents_raise).  Its step is the crossing's time;
+ * the incident starts at the step of the episode's first crossing.
+ * Returns 1 (started), 0 (merged), -1 (refused, counted).
+ */
+int mm_det_fast(struct mm_det *d, const struct mm_fast_event *e);
 
 /* Close `step` after every host of it: the prefixes, the held-back host
  * observations, group learning, incident updates and ends.  Returns the

@@ -29,7 +29,7 @@ static const char conf[] = "[window]\nstep = 10\nsteps = 6\nmax_external = 2\n"
 
 struct event_rec {
 	int ev;
-	uint8_t cls, plen;
+	uint8_t cls, plen, adopted, fast;
 	uint8_t addr[16];
 };
 
@@ -46,6 +46,8 @@ static void on_event(void *arg, enum mm_incident_event ev, const struct mm_incid
 		r->e[r->n].ev = (int)ev;
 		r->e[r->n].cls = inc->key.cls;
 		r->e[r->n].plen = inc->key.plen;
+		r->e[r->n].adopted = inc->adopted;
+		r->e[r->n].fast = inc->fast.on;
 		memcpy(r->e[r->n].addr, inc->key.addr, 16);
 		r->n++;
 	}
@@ -282,6 +284,67 @@ START_TEST(test_host_flood_in_prefix)
 }
 END_TEST
 
+/* A collector's fast path reports a flood: the detector checks it
+ * against its own keys and raises the start at once; its step scoring
+ * confirming the flood later is the same incident (no second start),
+ * which ends like any other.  Crossings it cannot confirm are refused. */
+START_TEST(test_fast_adoption)
+{
+	struct world w;
+	struct mm_fast_event e;
+	const struct mm_det_stats *st;
+
+	world_init(&w);
+	run_steps(&w, 60);
+	ck_assert_uint_eq(w.rec.n, 0);
+	memset(&e, 0, sizeof(e));
+	addr4(e.addr, 0, 2, 13, 10);
+	e.cls = MM_CLASS_FLOOD;
+	e.ceiling = MM_FCE_PPS;
+	e.vector = -1;
+	e.interval_ms = 1000;
+	e.time_ms = e.first_ms = w.step * 10000 + 2500;
+	e.rate = 3000000; /* 3 x the default 1 Mpps */
+	e.limit = 1000000;
+	e.class_pps = 3000000;
+	e.sampled = 3000;
+	strcpy(e.collector, "edge-1");
+	ck_assert_int_eq(mm_det_fast(w.d, &e), 1);
+	ck_assert_uint_eq(w.rec.n, 1);
+	ck_assert_int_eq(w.rec.e[0].ev, MM_INC_START);
+	ck_assert_int_eq(w.rec.e[0].cls, MM_CLASS_FLOOD);
+	ck_assert_mem_eq(w.rec.e[0].addr, e.addr, 16);
+	ck_assert(w.rec.e[0].adopted && w.rec.e[0].fast);
+	/* the flood, as the windows show it */
+	w.net[1][12].extra_udp_in = 3000;
+	w.net[1][12].extra_sources = 200;
+	run_steps(&w, 8);
+	/* a repeat: merged */
+	e.time_ms = w.step * 10000;
+	e.repeat = 1;
+	ck_assert_int_eq(mm_det_fast(w.d, &e), 0);
+	/* what this detector does not confirm */
+	e.rate = 999999;
+	ck_assert_int_eq(mm_det_fast(w.d, &e), -1);
+	e.rate = 3000000;
+	e.cls = MM_CLASS_SYN_FLOOD; /* not ceiling_pps's class */
+	ck_assert_int_eq(mm_det_fast(w.d, &e), -1);
+	e.cls = MM_CLASS_FLOOD;
+	addr4(e.addr, 51, 100, 1, 198); /* not a monitored host */
+	ck_assert_int_eq(mm_det_fast(w.d, &e), -1);
+	w.net[1][12] = w.bg;
+	run_steps(&w, 20);
+	ck_assert_uint_eq(count(&w.rec, MM_INC_START, -1, -1), 1);
+	ck_assert_uint_eq(count(&w.rec, MM_INC_END, MM_CLASS_FLOOD, 128), 1);
+	ck_assert_uint_ge(count(&w.rec, MM_INC_UPDATE, MM_CLASS_FLOOD, 128), 1);
+	st = mm_det_stats(w.d);
+	ck_assert_uint_eq(st->fast_started, 1);
+	ck_assert_uint_eq(st->fast_merged, 1);
+	ck_assert_uint_eq(st->fast_refused, 3);
+	world_free(&w);
+}
+END_TEST
+
 /* An external source scanning the constituency: a horizontal_scan on the
  * source.  The detector tracks at most max_external (2) externals. */
 START_TEST(test_external_scan)
@@ -481,6 +544,7 @@ int main(void)
 	tcase_add_test(tc, test_slow_blocks);
 	tcase_add_test(tc, test_external_forgotten);
 	tcase_add_test(tc, test_reload_keeps_state);
+	tcase_add_test(tc, test_fast_adoption);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -584,7 +584,7 @@ START_TEST(test_stream_refusals)
 
 		ck_assert_int_eq(parse_fields(n - 1, names, vals, &back), -1);
 		names[n] = names[0];
-		strcpy(vals[n], vals[0]);
+		memcpy(vals[n], vals[0], sizeof(vals[0])); /* the field twice */
 		ck_assert_int_eq(parse_fields(n + 1, names, vals, &back), -1);
 	}
 }

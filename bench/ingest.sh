@@ -10,6 +10,8 @@
 #   mamori-redis  mamori-collector as deployed: per-host windows into a
 #            private redis-server (BENCH_COLLECTORS="mamori-redis nfcapd")
 #            (dump to /dev/null; received = "records" of the totals in F)
+#   mamori-redis-nofast  the same with [fastpath] enabled = no (the fast
+#            path's cost: bench/fastpath.sh runs both)
 #   nfcapd   nfcapd -b 127.0.0.1 -p PORT -w DIR -t 3600 -I bench
 #            (received = sum of "Flows:" of `nfdump -R DIR -I`)
 # Once the sender is done and the collector's socket queue is empty (ss
@@ -41,6 +43,7 @@
 #     (mamori: rcvbuf in a generated config; nfcapd: -B N, which the kernel
 #     caps at net.core.rmem_max, so keep N <= rmem_max for equal buffers).
 #   MAMORI_ARGS="" (extra collector options)  NFCAPD_ARGS="" (extra nfcapd options)
+#   BENCH_NAME=ingest (the TSV files' names: $BUILD/bench/NAME-runs.tsv, NAME.tsv)
 # With the defaults it takes about 6 minutes.
 set -eu
 . tests/integration/lib.sh
@@ -57,14 +60,14 @@ hz=$(getconf CLK_TCK)
 gen=$BUILD/bin/mamori-gen
 collector=$BUILD/bin/mamori-collector
 outdir=$BUILD/bench
-runs_tsv=$outdir/ingest-runs.tsv
-tsv=$outdir/ingest.tsv
+runs_tsv=$outdir/${BENCH_NAME:-ingest}-runs.tsv
+tsv=$outdir/${BENCH_NAME:-ingest}.tsv
 mkdir -p "$outdir"
 
 [ -x "$gen" ] || fail "$gen not built"
 for c in $collectors; do
 	case $c in
-	mamori | mamori-redis) [ -x "$collector" ] || fail "$collector not built" ;;
+	mamori | mamori-redis | mamori-redis-nofast) [ -x "$collector" ] || fail "$collector not built" ;;
 	nfcapd) command -v nfcapd >/dev/null || fail "nfdump (nfcapd) not installed" ;;
 	*) fail "unknown collector $c" ;;
 	esac
@@ -108,11 +111,12 @@ fi
 # windows of 10.0.0.0/16 (mamori-gen's default prefix) flushed to a private
 # redis-server every 10 s step - instead of --dump.
 case " $collectors " in
-*" mamori-redis "*)
+*" mamori-redis "* | *" mamori-redis-nofast "*)
 	start_redis "$MM_TMP/redis"
 	printf '[collector]\nid = bench\n%s[redis]\nhost = 127.0.0.1\nport = %s\n[window]\nstep = 10\n[group lan]\nprefix = 10.0.0.0/16\n' \
 	    "${rcvbuf_req:+rcvbuf = $rcvbuf_req
 }" "$REDIS_PORT" >"$MM_TMP/mamori-redis.conf"
+	{ cat "$MM_TMP/mamori-redis.conf"; printf '[fastpath]\nenabled = no\n'; } >"$MM_TMP/mamori-redis-nofast.conf"
 	;;
 esac
 
@@ -140,9 +144,9 @@ measure() {
 		$pin_collector "$collector" --allow-root $mamori_cfg --dump --listen "127.0.0.1:$port" \
 		    --stats-json "$d/stats.json" ${MAMORI_ARGS:-} >/dev/null 2>"$d/collector.err" &
 		;;
-	mamori-redis)
+	mamori-redis | mamori-redis-nofast)
 		# shellcheck disable=SC2086
-		$pin_collector "$collector" --allow-root -f -c "$MM_TMP/mamori-redis.conf" --listen "127.0.0.1:$port" \
+		$pin_collector "$collector" --allow-root -f -c "$MM_TMP/$c.conf" --listen "127.0.0.1:$port" \
 		    --stats-json "$d/stats.json" ${MAMORI_ARGS:-} 2>"$d/collector.err" &
 		;;
 	nfcapd)
@@ -177,7 +181,7 @@ measure() {
 	stop_pid "$cpid" 30 || note "$c exit status $? after SIGTERM"
 
 	case $c in
-	mamori | mamori-redis)
+	mamori | mamori-redis | mamori-redis-nofast)
 		got=$(json_get "$d/stats.json" totals records)
 		own=$(json_get "$d/stats.json" "" kernel_drops)
 		;;

@@ -166,6 +166,7 @@ struct mm_agg {
 	struct tab mon, ext;
 	struct mm_agg_stats st;
 	struct mm_fast *fast;      /* NULL: no fast path */
+	uint8_t fast_out[4];       /* per protocol class: the fast path counts the source side */
 	size_t mem;
 	uint32_t pf_mask[2][4];    /* slot lines to prefetch: [out][protocol family] */
 	uint32_t pf_amp[MM_AMP_SLOTS];
@@ -853,13 +854,13 @@ static void count_record(struct mm_agg *a, const struct qrec *f)
 		a->st.records_unmonitored++;
 		return;
 	}
-	if (a->fast != NULL && (di != NONE || si != NONE)) {
+	if (a->fast != NULL && (di != NONE || (si != NONE && a->fast_out[f->pclass]))) {
 		struct mm_fast_rec fr = { f->start, f->end, f->bytes, f->pkts, r.flows, f->pclass,
 					  (uint8_t)r.syn, f->amp };
 
 		if (di != NONE)
 			mm_fast_count(a->fast, di, 0, &fr);
-		if (si != NONE)
+		if (si != NONE && a->fast_out[f->pclass])
 			mm_fast_count(a->fast, si, 1, &fr);
 	}
 	split_record(a, f, &r.sp);
@@ -966,6 +967,12 @@ static void hint_record(const struct mm_agg *a, struct qrec *f)
 	if (f->di != NONE)
 		pf_side(a, &a->mon, f->di, s, 0, f);
 	f->si = ix_find(&a->mon, f->src, f->hs, &f->spos);
+	if (a->fast != NULL) {
+		if (f->di != NONE)
+			mm_fast_prefetch(a->fast, f->di, f->end);
+		if (f->si != NONE && a->fast_out[f->pclass])
+			mm_fast_prefetch(a->fast, f->si, f->end);
+	}
 	if (f->si != NONE) {
 		pf_side(a, &a->mon, f->si, s, 1, f);
 	} else if (a->ext.cap > 0) {
@@ -1181,6 +1188,8 @@ struct mm_agg *mm_agg_new(const struct mm_agg_config *cfg, uint64_t now_ms)
 	a->nslots = cfg->late_steps + 1;
 	a->ext_min_flows = cfg->external_min_flows;
 	a->fast = cfg->fast;
+	for (int pc = 0; pc < 4 && a->fast != NULL; pc++)
+		a->fast_out[pc] = (uint8_t)mm_fast_wants_out(a->fast, pc);
 	hash_key(a->key);
 	build_pf_masks(a);
 	for (const uint16_t *p = mm_auth_ports; *p != 0; p++)

@@ -63,8 +63,11 @@ struct mm_fast {
 	int64_t lo_k;             /* oldest bucket of the ring: head + 2 - nb (may be < 0 near 0) */
 	uint32_t lo_slot;         /* its slot: lo_k mod nb */
 	uint64_t lo_ms, hi_ms;    /* [lo_ms, hi_ms): time the ring covers (lo_ms clamped at 0) */
+	int64_t base_ms;          /* lo_k x check_ms (negative near 0) */
+	uint8_t *pos;             /* nb x check_ms: ring position of base_ms + i (no division per record) */
 	uint64_t now_ms;
 	struct mm_fast_limits *lim; /* per group (at least one) */
+	uint8_t out_all, out_udp; /* some group needs every packet out / UDP out (amplification) */
 	unsigned ngroups;
 	struct host *hosts;
 	struct bucket *ring;      /* max_hosts x nb */
@@ -167,6 +170,7 @@ static void set_clock(struct mm_fast *f, uint64_t now_ms)
 	f->lo_k = lo;
 	f->lo_slot = (uint32_t)(((lo % (int64_t)f->nb) + (int64_t)f->nb) % (int64_t)f->nb);
 	f->lo_ms = lo > 0 ? (uint64_t)lo * f->w : 0;
+	f->base_ms = lo * (int64_t)f->w;
 	f->hi_ms = (f->head + 2) * (uint64_t)f->w;
 }
 
@@ -198,14 +202,29 @@ struct mm_fast *mm_fast_new(const struct mm_fast_params *p, uint64_t now_ms)
 	f->hosts = calloc(p->max_hosts, sizeof(*f->hosts));
 	f->ring = calloc((size_t)p->max_hosts * f->nb, sizeof(*f->ring));
 	f->list = calloc(p->max_hosts, sizeof(*f->list));
-	if (f->lim == NULL || f->hosts == NULL || f->ring == NULL || f->list == NULL) {
+	f->pos = malloc((size_t)f->nb * f->w);
+	if (f->lim == NULL || f->hosts == NULL || f->ring == NULL || f->list == NULL || f->pos == NULL) {
 		mm_fast_free(f);
 		errno = ENOMEM;
 		return NULL;
 	}
 	for (unsigned g = 0; g < p->ngroups; g++)
 		mm_fast_limits_from_group(&f->lim[g], &p->groups[g], p->interval_ms);
-	f->mem = sizeof(*f) + ng * sizeof(*f->lim) +
+	for (uint32_t i = 0; i < f->nb * f->w; i++)
+		f->pos[i] = (uint8_t)(i / f->w);
+	/* The outbound side costs as much as the inbound one: counted only
+	 * where a ceiling reads it. */
+	for (unsigned g = 0; g < p->ngroups; g++) {
+		const struct mm_fast_limits *l = &f->lim[g];
+
+		if (!l->on)
+			continue;
+		if (l->limit[MM_FCE_OUT_PPS] || l->limit[MM_FCE_OUT_MBPS])
+			f->out_all = 1;
+		if (l->limit[MM_FCE_AMP_PPS])
+			f->out_udp = 1;
+	}
+	f->mem = sizeof(*f) + ng * sizeof(*f->lim) + (size_t)f->nb * f->w +
 		 (size_t)p->max_hosts * (sizeof(*f->hosts) + f->nb * sizeof(*f->ring) + sizeof(*f->list));
 	set_clock(f, now_ms);
 	return f;
@@ -219,6 +238,7 @@ void mm_fast_free(struct mm_fast *f)
 	free(f->hosts);
 	free(f->ring);
 	free(f->list);
+	free(f->pos);
 	free(f);
 }
 
@@ -255,30 +275,38 @@ static inline void add64(uint64_t *c, uint64_t v)
 	*c = s < v ? UINT64_MAX : s;
 }
 
-/* Bucket k (inside the ring) of a host's ring, emptied if it held another. */
-static inline struct bucket *touch(struct mm_fast *f, struct bucket *ring, uint64_t k)
+/* Ring position (0 = oldest) of time t, lo_ms <= t < hi_ms. */
+static inline uint32_t pos_of(const struct mm_fast *f, uint64_t t)
 {
-	uint32_t s = f->lo_slot + (uint32_t)((int64_t)k - f->lo_k);
+	return f->pos[(int64_t)t - f->base_ms];
+}
+
+/* The bucket at ring position p of a host's ring, emptied if it held
+ * another bucket number. */
+static inline struct bucket *touch(struct mm_fast *f, struct bucket *ring, uint32_t p)
+{
+	uint32_t s = f->lo_slot + p;
+	uint64_t k1 = (uint64_t)(f->lo_k + (int64_t)p) + 1;
 	struct bucket *b;
 
 	if (s >= f->nb)
 		s -= f->nb;
 	b = &ring[s];
-	if (b->k1 != k + 1) {
+	if (b->k1 != k1) {
 		memset(b, 0, sizeof(*b));
-		b->k1 = k + 1;
+		b->k1 = k1;
 	}
 	return b;
 }
 
-static void add_part(struct mm_fast *f, struct bucket *ring, uint64_t k, int out, const struct mm_fast_rec *r,
+static void add_part(struct mm_fast *f, struct bucket *ring, uint32_t p, int out, const struct mm_fast_rec *r,
 		     uint64_t bytes, uint64_t pkts)
 {
 	struct bucket *b;
 
 	if ((bytes | pkts) == 0)
 		return;
-	b = touch(f, ring, k);
+	b = touch(f, ring, p);
 	if (out) {
 		add64(&b->bytes_out, bytes);
 		add32(&b->c[C_PKTS_OUT], pkts);
@@ -330,12 +358,12 @@ void mm_fast_count(struct mm_fast *f, uint32_t host, int out, const struct mm_fa
 	}
 	if (!out) {
 		if (s >= f->lo_ms)
-			add32(&touch(f, ring, s / f->w)->c[C_FLOWS_IN], r->flows);
+			add32(&touch(f, ring, pos_of(f, s))->c[C_FLOWS_IN], r->flows);
 		if (r->amp >= 0 && r->amp < MM_AMP_SLOTS)
 			add32(&h->amp[r->amp], r->pkts);
 	}
 	if (d == 0) {
-		add_part(f, ring, e / f->w, out, r, r->bytes, r->pkts);
+		add_part(f, ring, pos_of(f, e), out, r, r->bytes, r->pkts);
 		return;
 	}
 	/* Part i gets floor(V x T_i / d) - floor(V x T_(i-1) / d), T_i the
@@ -345,18 +373,40 @@ void mm_fast_count(struct mm_fast *f, uint32_t host, int out, const struct mm_fa
 	t = s < f->lo_ms ? f->lo_ms - s : 0;
 	pb = mm_muldiv(r->bytes, t, d);
 	pp = mm_muldiv(r->pkts, t, d);
-	for (uint64_t k = (s + t) / f->w; t < d; k++) {
-		uint64_t tend = (k + 1) * (uint64_t)f->w - s, nb, np;
+	for (uint32_t p = pos_of(f, s + t); t < d; p++) {
+		/* the end of position p: base + (p + 1) x w, as flow time */
+		uint64_t tend = (uint64_t)(f->base_ms + (int64_t)(p + 1) * f->w) - s, nb, np;
 
 		if (tend > d)
 			tend = d;
 		nb = mm_muldiv(r->bytes, tend, d);
 		np = mm_muldiv(r->pkts, tend, d);
-		add_part(f, ring, k, out, r, nb - pb, np - pp);
+		add_part(f, ring, p, out, r, nb - pb, np - pp);
 		pb = nb;
 		pp = np;
 		t = tend;
 	}
+}
+
+int mm_fast_wants_out(const struct mm_fast *f, int pclass)
+{
+	return f->out_all || (f->out_udp && pclass == 1);
+}
+
+void mm_fast_prefetch(const struct mm_fast *f, uint32_t host, uint64_t end_ms)
+{
+	uint32_t p, s;
+
+	if (host >= f->max_hosts)
+		return;
+	__builtin_prefetch(&f->hosts[host], 1, 3);
+	if (end_ms < f->lo_ms || end_ms >= f->hi_ms)
+		return;
+	p = pos_of(f, end_ms);
+	s = f->lo_slot + p;
+	if (s >= f->nb)
+		s -= f->nb;
+	__builtin_prefetch(&f->ring[(size_t)host * f->nb + s], 1, 3);
 }
 
 /* ---- the check ----------------------------------------------------------- */

@@ -153,6 +153,14 @@ void mm_fast_host_new(struct mm_fast *f, uint32_t host, const uint8_t addr[16], 
 /* Count one side of a record: out = 0 for its destination, 1 for its
  * source.  No allocation, no system call. */
 void mm_fast_count(struct mm_fast *f, uint32_t host, int out, const struct mm_fast_rec *r);
+/* Whether the source side of a record of protocol class pclass counts at
+ * all: only when some checked group has an outbound ceiling, or (UDP) an
+ * amplification ceiling, which subtracts the host's own UDP out.  The
+ * aggregator skips the others (half the work with the default keys). */
+int mm_fast_wants_out(const struct mm_fast *f, int pclass);
+/* A hint: host's header and the bucket of end_ms will be written soon (the
+ * aggregator's pipeline calls it a few records ahead).  Changes nothing. */
+void mm_fast_prefetch(const struct mm_fast *f, uint32_t host, uint64_t end_ms);
 /* Move the clock to now_ms and evaluate every host counted since the last
  * check; fn gets each crossing (pointer valid during the call only).
  * Returns the number of events. */

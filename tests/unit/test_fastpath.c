@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mamori/aggregate.h"
 #include "mamori/config.h"
 #include "mamori/fastpath.h"
 #include "mamori/prefix.h"
@@ -661,6 +662,69 @@ START_TEST(test_ceilings_are_the_detectors)
 }
 END_TEST
 
+/* Through the aggregator: records of monitored hosts reach the fast path
+ * by table index (a new host in an index starts empty), the source side
+ * only where a ceiling reads it. */
+START_TEST(test_through_aggregator)
+{
+	for (int out_ceiling = 0; out_ceiling < 2; out_ceiling++) {
+		struct mm_config c;
+		struct mm_fast_params p;
+		struct mm_agg_config ac;
+		struct mm_fast *f;
+		struct mm_agg *a;
+		struct evlist l = { 0 };
+		struct mm_flow fl;
+
+		group_cfg(&c);
+		c.groups[0].ceiling_pps = 1000;
+		c.groups[0].ceiling_out_pps = out_ceiling ? 1000 : 0;
+		mm_fast_params_from_config(&p, &c);
+		p.max_hosts = 16;
+		f = mm_fast_new(&p, T0);
+		ck_assert_ptr_nonnull(f);
+		ck_assert_int_eq(mm_fast_wants_out(f, 0), out_ceiling);
+		mm_agg_config_default(&ac);
+		ac.max_hosts = 16;
+		ac.prefixes = c.group_prefixes;
+		ac.prefix_group = c.group_prefix_group;
+		ac.nprefixes = c.ngroup_prefixes;
+		ac.fast = f;
+		a = mm_agg_new(&ac, T0);
+		ck_assert_ptr_nonnull(a);
+		memset(&fl, 0, sizeof(fl));
+		mm_addr_parse("203.0.113.9", fl.src_addr);
+		mm_addr_parse("10.0.1.10", fl.dst_addr);
+		fl.proto = 17;
+		fl.packets = fl.packets_scaled = 400;
+		fl.bytes = fl.bytes_scaled = 40000;
+		fl.sampling_rate = 1;
+		fl.start_ms = fl.end_ms = T0 - 300;
+		for (int i = 0; i < 3; i++)
+			mm_agg_add(a, &fl); /* 1200 packets in */
+		/* and 1200 TCP packets out of 10.0.1.11 */
+		mm_addr_parse("10.0.1.11", fl.src_addr);
+		mm_addr_parse("198.51.100.1", fl.dst_addr);
+		fl.proto = 6;
+		for (int i = 0; i < 3; i++)
+			mm_agg_add(a, &fl);
+		mm_agg_sync(a);
+		ck_assert_uint_eq(mm_fast_check(f, T0, collect, &l), 1u + (unsigned)out_ceiling);
+		ck_assert_uint_eq(l.e[0].cls, MM_CLASS_FLOOD);
+		ck_assert_uint_eq(l.e[0].addr[15], 10);
+		ck_assert_double_eq(l.e[0].rate, 1200);
+		if (out_ceiling) {
+			ck_assert_uint_eq(l.e[1].cls, MM_CLASS_OUTBOUND_FLOOD);
+			ck_assert_uint_eq(l.e[1].addr[15], 11);
+		}
+		ck_assert_uint_eq(mm_fast_stats(f)->records, 3u + 3u * (unsigned)out_ceiling);
+		mm_agg_free(a);
+		mm_fast_free(f);
+		mm_config_free(&c);
+	}
+}
+END_TEST
+
 static Suite *fastpath_suite(void)
 {
 	Suite *s = suite_create("fastpath");
@@ -677,6 +741,7 @@ static Suite *fastpath_suite(void)
 	tcase_add_test(tc, test_minimum_and_combine);
 	tcase_add_test(tc, test_repeat_and_episodes);
 	tcase_add_test(tc, test_below_ceiling_quiet);
+	tcase_add_test(tc, test_through_aggregator);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bounds");

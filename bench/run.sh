@@ -7,8 +7,11 @@
 #      by side: bench/ingest.sh (table on stdout, TSV in
 #      $BUILD/bench/ingest.tsv; its environment knobs are listed there);
 #   4. NFLOG packets/s through the collector, in a network namespace:
-#      bench/nflog.sh (root only; TSV in $BUILD/bench/nflog.tsv).
-# BENCH_ONLY=decode|ingest|nflog runs one part.
+#      bench/nflog.sh (root only; TSV in $BUILD/bench/nflog.tsv);
+#   5. the fast path: ingest with it on and off, and the detection delay
+#      beside fastnetmon, live: bench/fastpath.sh (TSVs in $BUILD/bench/
+#      fastpath-*.tsv; docs/fastpath.md).
+# BENCH_ONLY=decode|ingest|nflog|fastpath runs one part.
 set -eu
 cd "$(dirname -- "$0")/.."
 BUILD=${BUILD:-build}
@@ -42,4 +45,8 @@ fi
 if [ -z "$only" ] || [ "$only" = nflog ]; then
 	echo "== NFLOG packets/s through the collector (bench/nflog.sh)"
 	sh bench/nflog.sh
+fi
+if [ -z "$only" ] || [ "$only" = fastpath ]; then
+	echo "== the fast path: ingest on/off, delay beside fastnetmon (bench/fastpath.sh)"
+	BENCH_ONLY= sh bench/fastpath.sh
 fi

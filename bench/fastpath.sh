@@ -224,4 +224,9 @@ fn=$(awk -F'\t' 'NR > 1 && $7 != "-" { print $7 }' "$tsv" | median)
 nm=$(awk -F'\t' 'NR > 1 && $5 != "-"' "$tsv" | wc -l)
 nf=$(awk -F'\t' 'NR > 1 && $7 != "-"' "$tsv" | wc -l)
 echo "median: mamori start ${mm} ms ($nm of $FLOODS floods raised), its collector's check ${mc} ms; fastnetmon ban ${fn} ms ($nf of $FLOODS banned)"
+# what else each raised at the same threshold: busy background hosts over 20 kpps
+victims=$(awk -F'\t' 'NR > 1 { print $2 }' "$tsv" | tr '\n' ' ')
+mo=$(awk -v v=" $victims" '{ if (index(v, " " $1 " ") == 0) n++ } END { print n + 0 }' "$MM_TMP/mm-starts.txt")
+fo=$(awk -v v=" $victims" '{ if (index(v, " " $1 " ") == 0) n++ } END { print n + 0 }' "$MM_TMP/fnm-bans.txt")
+echo "other hosts raised at the same threshold (busy background hosts): mamori $mo incidents, fastnetmon $fo bans"
 echo "(per flood: $tsv; mamori's detector: $(grep 'fast path:' "$MM_TMP/det.log" | tail -n 1 | sed 's/^[^:]*: //'))"

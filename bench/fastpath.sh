@@ -152,11 +152,11 @@ EOC
 FNM_PID=$!
 track_pid "$FNM_PID"
 wait_udp_bound "$FPORT" 20 || { tail -20 "$MM_TMP/fastnetmon.log" >&2; fail "fastnetmon did not bind 127.0.0.1:$FPORT"; }
-"$COL" -f -c "$MM_TMP/m.conf" 2>"$MM_TMP/col.log" &
+"$COL" --allow-root -f -c "$MM_TMP/m.conf" 2>"$MM_TMP/col.log" &
 CPID=$!
 track_pid "$CPID"
 wait_udp_bound "$MPORT" 10 || fail "mamori-collector did not bind 127.0.0.1:$MPORT"
-"$DET" -f -c "$MM_TMP/m.conf" 2>"$MM_TMP/det.log" &
+"$DET" --allow-root -f -c "$MM_TMP/m.conf" 2>"$MM_TMP/det.log" &
 DPID=$!
 track_pid "$DPID"
 sleep 3 # fastnetmon's threads

@@ -1264,12 +1264,17 @@ int mm_agg_set_prefixes(struct mm_agg *a, const struct mm_prefix *prefixes, cons
 		g = lookup_group(a, ho->addr);
 		if (g >= 0) {
 			ho->group = (uint16_t)g;
+			if (a->fast != NULL)
+				mm_fast_host_group(a->fast, i, (unsigned)g);
 		} else {
 			ix_delete(&a->mon, i, ho->hash);
 			ho->live = HOST_DETACHED;
 		}
 	}
 	a->mon.gen++;
+	/* the new groups' ceilings may read other sides */
+	for (int pc = 0; pc < 4 && a->fast != NULL; pc++)
+		a->fast_out[pc] = (uint8_t)mm_fast_wants_out(a->fast, pc);
 	return 0;
 }
 

@@ -174,6 +174,23 @@ static void set_clock(struct mm_fast *f, uint64_t now_ms)
 	f->hi_ms = (f->head + 2) * (uint64_t)f->w;
 }
 
+/* Which sides the ceilings read: the outbound side costs as much as the
+ * inbound one, so it is counted only where a ceiling reads it. */
+static void set_out_flags(struct mm_fast *f)
+{
+	f->out_all = f->out_udp = 0;
+	for (unsigned g = 0; g < f->ngroups; g++) {
+		const struct mm_fast_limits *l = &f->lim[g];
+
+		if (!l->on)
+			continue;
+		if (l->limit[MM_FCE_OUT_PPS] || l->limit[MM_FCE_OUT_MBPS])
+			f->out_all = 1;
+		if (l->limit[MM_FCE_AMP_PPS])
+			f->out_udp = 1;
+	}
+}
+
 struct mm_fast *mm_fast_new(const struct mm_fast_params *p, uint64_t now_ms)
 {
 	struct mm_fast *f;
@@ -212,18 +229,7 @@ struct mm_fast *mm_fast_new(const struct mm_fast_params *p, uint64_t now_ms)
 		mm_fast_limits_from_group(&f->lim[g], &p->groups[g], p->interval_ms);
 	for (uint32_t i = 0; i < f->nb * f->w; i++)
 		f->pos[i] = (uint8_t)(i / f->w);
-	/* The outbound side costs as much as the inbound one: counted only
-	 * where a ceiling reads it. */
-	for (unsigned g = 0; g < p->ngroups; g++) {
-		const struct mm_fast_limits *l = &f->lim[g];
-
-		if (!l->on)
-			continue;
-		if (l->limit[MM_FCE_OUT_PPS] || l->limit[MM_FCE_OUT_MBPS])
-			f->out_all = 1;
-		if (l->limit[MM_FCE_AMP_PPS])
-			f->out_udp = 1;
-	}
+	set_out_flags(f);
 	f->mem = sizeof(*f) + ng * sizeof(*f->lim) + (size_t)f->nb * f->w +
 		 (size_t)p->max_hosts * (sizeof(*f->hosts) + f->nb * sizeof(*f->ring) + sizeof(*f->list));
 	set_clock(f, now_ms);
@@ -240,6 +246,33 @@ void mm_fast_free(struct mm_fast *f)
 	free(f->list);
 	free(f->pos);
 	free(f);
+}
+
+int mm_fast_set_groups(struct mm_fast *f, const struct mm_group_cfg *groups, unsigned n)
+{
+	struct mm_fast_limits *lim = calloc(n > 0 ? n : 1, sizeof(*lim));
+
+	if (lim == NULL || (n > 0 && groups == NULL)) {
+		free(lim);
+		return -1;
+	}
+	for (unsigned g = 0; g < n; g++)
+		mm_fast_limits_from_group(&lim[g], &groups[g], f->interval_ms);
+	f->mem = f->mem - (f->ngroups > 0 ? f->ngroups : 1) * sizeof(*f->lim) + (n > 0 ? n : 1) * sizeof(*lim);
+	free(f->lim);
+	f->lim = lim;
+	f->ngroups = n;
+	for (uint32_t i = 0; i < f->max_hosts; i++)
+		if (f->hosts[i].group >= (n > 0 ? n : 1))
+			f->hosts[i].group = 0;
+	set_out_flags(f);
+	return 0;
+}
+
+void mm_fast_host_group(struct mm_fast *f, uint32_t host, unsigned group)
+{
+	if (host < f->max_hosts)
+		f->hosts[host].group = (uint16_t)(group < f->ngroups ? group : 0);
 }
 
 void mm_fast_host_new(struct mm_fast *f, uint32_t host, const uint8_t addr[16], unsigned group)

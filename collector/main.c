@@ -476,6 +476,13 @@ static const struct mm_config_field collector_fixed[] = {
 	MM_CONFIG_FIELD("[daemon] user", daemon_user),
 	MM_CONFIG_FIELD("[daemon] group", daemon_group),
 	MM_CONFIG_FIELD("[daemon] allow_root", allow_root),
+	/* the fast path's table and connection are sized and opened at start;
+	 * its groups' ceilings follow a reload */
+	MM_CONFIG_FIELD("[fastpath] enabled", fast_enabled),
+	MM_CONFIG_FIELD("[fastpath] interval_ms", fast_interval_ms),
+	MM_CONFIG_FIELD("[fastpath] check_ms", fast_check_ms),
+	MM_CONFIG_FIELD("[fastpath] stream", fast_stream),
+	MM_CONFIG_FIELD("[fastpath] stream_maxlen", fast_stream_maxlen),
 };
 
 /* A metrics server for next's address: the running one when it stays,

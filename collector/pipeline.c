@@ -99,8 +99,16 @@ err:
 
 int mm_pipeline_reconfigure(struct mm_pipeline *p, const struct mm_config *next)
 {
-	if (mm_agg_set_prefixes(p->agg, next->group_prefixes, next->group_prefix_group, next->ngroup_prefixes) < 0)
+	/* The fast path's ceilings first: the aggregator then moves hosts
+	 * between groups and asks it which sides to count. */
+	if (p->fast != NULL && mm_fast_set_groups(p->fast, next->groups, next->ngroups) < 0)
 		return -1;
+	if (mm_agg_set_prefixes(p->agg, next->group_prefixes, next->group_prefix_group, next->ngroup_prefixes) < 0) {
+		/* the old config stays: so do its ceilings (best effort) */
+		if (p->fast != NULL)
+			(void)mm_fast_set_groups(p->fast, p->cfg->groups, p->cfg->ngroups);
+		return -1;
+	}
 	p->persist_every_ms = (uint64_t)next->retention_s * 500u;
 	return 0;
 }

@@ -884,6 +884,9 @@ static const struct mm_config_field detector_fixed[] = {
 	MM_CONFIG_FIELD("[daemon] user", daemon_user),
 	MM_CONFIG_FIELD("[daemon] group", daemon_group),
 	MM_CONFIG_FIELD("[daemon] allow_root", allow_root),
+	MM_CONFIG_FIELD("[fastpath] interval_ms", fast_interval_ms),
+	MM_CONFIG_FIELD("[fastpath] stream", fast_stream),
+	MM_CONFIG_FIELD("[fastpath] poll_ms", fast_poll_ms),
 };
 
 /* [alerts] from stream to hook_min_tier, as laid out in struct mm_config. */

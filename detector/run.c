@@ -167,9 +167,11 @@ int mm_det_reconfigure(struct mm_det *d, const struct mm_config *next)
 	struct mm_baseline *gbase = calloc(ng, sizeof(*gbase));
 	struct mm_tow *tow = calloc(ng, sizeof(*tow));
 	struct mm_group_acc *acc = calloc(ng, sizeof(*acc));
+	struct mm_fast_limits *flim = calloc(ng, sizeof(*flim));
 	int *map = calloc(d->ngroups ? d->ngroups : 1, sizeof(*map)); /* old group -> new, -1 gone */
 
-	if (params == NULL || gbase == NULL || tow == NULL || acc == NULL || map == NULL) {
+	if (params == NULL || gbase == NULL || tow == NULL || acc == NULL || flim == NULL || map == NULL) {
+		free(flim);
 		free(params);
 		free(gbase);
 		free(tow);
@@ -184,6 +186,8 @@ int mm_det_reconfigure(struct mm_det *d, const struct mm_config *next)
 		map[o] = -1;
 	for (unsigned g = 0; g < next->ngroups; g++) {
 		mm_detect_params_from_group(&params[g], next, &next->groups[g]);
+		/* the ceilings a crossing is checked against follow the file */
+		mm_fast_limits_from_group(&flim[g], &next->groups[g], next->fast_interval_ms);
 		mm_baseline_init(&gbase[g]);
 		mm_tow_init(&tow[g]);
 		mm_group_acc_init(&acc[g]);
@@ -233,7 +237,9 @@ int mm_det_reconfigure(struct mm_det *d, const struct mm_config *next)
 	free(d->gbase);
 	free(d->tow);
 	free(d->acc);
+	free(d->flim);
 	free(map);
+	d->flim = flim;
 	d->params = params;
 	d->gbase = gbase;
 	d->tow = tow;

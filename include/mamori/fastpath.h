@@ -147,6 +147,13 @@ struct mm_fast;
 /* NULL on a bad parameter or no memory.  now_ms sets the clock. */
 struct mm_fast *mm_fast_new(const struct mm_fast_params *p, uint64_t now_ms);
 void mm_fast_free(struct mm_fast *f);
+/* A reload: the ceilings of these groups from now on (the interval and
+ * check stay; hosts keep their counts).  Hosts of a group index past n
+ * fall back to group 0 until mm_fast_host_group says otherwise.  -1 with
+ * nothing changed when out of memory. */
+int mm_fast_set_groups(struct mm_fast *f, const struct mm_group_cfg *groups, unsigned n);
+/* Host index `host` now belongs to `group` (a reload moved it). */
+void mm_fast_host_group(struct mm_fast *f, uint32_t host, unsigned group);
 
 /* Index `host` now holds addr, of group `group`: its counts start empty. */
 void mm_fast_host_new(struct mm_fast *f, uint32_t host, const uint8_t addr[16], unsigned group);

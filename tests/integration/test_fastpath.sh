@@ -92,11 +92,11 @@ one_incident() {
 }
 
 # ---- 1. live ----
-"$COL" -f -c "$MM_TMP/live.conf" 2>"$MM_TMP/col.log" &
+"$COL" --allow-root -f -c "$MM_TMP/live.conf" 2>"$MM_TMP/col.log" &
 CPID=$!
 track_pid "$CPID"
 wait_udp_bound "$UDP" 10 || fail "collector did not bind 127.0.0.1:$UDP"
-"$DET" -f -c "$MM_TMP/live.conf" --json >"$MM_TMP/live.json" 2>"$MM_TMP/det.log" &
+"$DET" --allow-root -f -c "$MM_TMP/live.conf" --json >"$MM_TMP/live.json" 2>"$MM_TMP/det.log" &
 DPID=$!
 track_pid "$DPID"
 # T0 on a whole second: record times are then the wall clock

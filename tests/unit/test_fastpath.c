@@ -408,6 +408,50 @@ START_TEST(test_below_ceiling_quiet)
 }
 END_TEST
 
+/* A reload lowers the ceiling under a running 9000 pps: the next checks
+ * see it crossed; the host moved to a second group with none stays quiet. */
+START_TEST(test_reload_groups)
+{
+	struct mm_config c, next;
+	struct mm_fast *f;
+	struct evlist l = { 0 };
+	uint64_t t;
+
+	group_cfg(&c);
+	c.groups[0].ceiling_pps = 10000;
+	f = fast_new(&c, 1);
+	ck_assert_int_eq(mm_config_load_string(&next, "n.conf",
+						"[group g]\nprefix = 10.0.0.0/24\nceiling_pps = 5000\nsampling_rate = 1\n"
+						"min_sampled_packets = 1\n[group h]\nprefix = 10.0.1.0/24\nceiling_pps = 0\n"
+						"ceiling_mbps = 0\nceiling_flows = 0\nceiling_icmp_pps = 0\nceiling_syn_pps = 0\n"
+						"ceiling_amp_pps = 0\n",
+						NULL),
+			 0);
+	for (t = T0; t < T0 + 6000; t += 250) {
+		for (int i = 0; i < 9; i++) {
+			struct mm_fast_rec r = rec(t - 250 + 25 * (uint64_t)i, t - 250 + 25 * (uint64_t)i + 25, 250, 250, 1);
+			mm_fast_count(f, 0, 0, &r);
+		}
+		mm_fast_check(f, t, collect, &l);
+		if (t == T0 + 2000) {
+			ck_assert_uint_eq(l.n, 0);
+			ck_assert_int_eq(mm_fast_set_groups(f, next.groups, next.ngroups), 0);
+		}
+		if (t == T0 + 4000) {
+			ck_assert_uint_ge(l.n, 1);
+			ck_assert_int_eq(l.e[0].cls, MM_CLASS_FLOOD);
+			ck_assert(l.e[0].limit == 5000);
+			l.n = 0;
+			mm_fast_host_group(f, 0, 1);
+		}
+	}
+	ck_assert_uint_eq(l.n, 0);
+	mm_fast_free(f);
+	mm_config_free(&next);
+	mm_config_free(&c);
+}
+END_TEST
+
 /* ---- bounds -------------------------------------------------------------- */
 
 START_TEST(test_bounded)
@@ -741,6 +785,7 @@ static Suite *fastpath_suite(void)
 	tcase_add_test(tc, test_minimum_and_combine);
 	tcase_add_test(tc, test_repeat_and_episodes);
 	tcase_add_test(tc, test_below_ceiling_quiet);
+	tcase_add_test(tc, test_reload_groups);
 	tcase_add_test(tc, test_through_aggregator);
 	suite_add_tcase(s, tc);
 

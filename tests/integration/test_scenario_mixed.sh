@@ -8,16 +8,17 @@
 # per class, so the brief's per-class recall is met or missed whole), at
 # most MAX_FALSE false alerts in all and MAX_FALSE_ELSEWHERE away from the
 # look-alikes.  The false-alert floors are what the detector achieved when
-# this test was last tightened (1 in all: the backup look-alike's first
-# night as exfiltration, 0 elsewhere) plus a margin of 1: they catch
-# regressions; they are NOT the brief's target (act <= 0.01 per million
-# host-windows), which one alert in this scenario (0.2) misses.
+# this test was last tightened (none) plus a margin of 1: they catch
+# regressions.  The detection keys are the shipped defaults (a host's own
+# baseline warms in 180 steps, its group in 18), as an operator deploying
+# mamori gets them; the graded files (tools/run-scenario.sh) use a 12-step
+# warm-up instead, so that their early attacks meet warm hosts.
 # Prints the eval table into the test log.
 set -eu
 . tests/integration/lib.sh
 t_begin=$(date +%s)
 mm_tmpdir
-MAX_FALSE=${MM_MAX_FALSE:-2}
+MAX_FALSE=${MM_MAX_FALSE:-1}
 MAX_FALSE_ELSEWHERE=${MM_MAX_FALSE_ELSEWHERE:-1}
 SCN=tests/scenarios/mixed_day.scn
 [ -x "$BUILD/bin/mamori-detector" ] || fail "$BUILD/bin/mamori-detector not built"
@@ -36,7 +37,6 @@ retention = 7200
 [group lan]
 prefix = 10.0.0.0/16
 sampling_rate = 1000
-warmup_steps = 12
 EOC
 "$BUILD/bin/mamori-gen" --scenario "$SCN" --pcap "$MM_TMP/s.pcap" --truth "$MM_TMP/truth.tsv" \
 	2>"$MM_TMP/gen.log" || { cat "$MM_TMP/gen.log" >&2; fail "mamori-gen --scenario $SCN"; }

@@ -489,24 +489,7 @@ static const struct mm_config_field collector_fixed[] = {
  * a new one when it moves (*fresh = 1), NULL when there is none. */
 static int metrics_for(struct collector *c, const struct mm_listen *want, struct mm_metrics **out, int *fresh)
 {
-	char err[256];
-
-	*fresh = 0;
-	*out = NULL;
-	if (want->text[0] == '\0')
-		return 0;
-	if (c->metrics != NULL && strcmp(mm_metrics_listen(c->metrics)->text, want->text) == 0) {
-		*out = c->metrics;
-		return 0;
-	}
-	*out = mm_metrics_new(c->base, want, fill_metrics, health, c, err, sizeof(err));
-	if (*out == NULL) {
-		mm_warnx("%s", err);
-		return -1;
-	}
-	*fresh = 1;
-	mm_info("metrics on http://%s/metrics (port %u)", want->text, (unsigned)mm_metrics_port(*out));
-	return 0;
+	return mm_metrics_for(c->base, c->metrics, want, fill_metrics, health, c, out, fresh);
 }
 
 /*

@@ -17,6 +17,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "mamori/log.h"
 #include "mamori/metrics.h"
 #include "mamori/reload.h"
 
@@ -293,4 +294,27 @@ uint16_t mm_metrics_port(const struct mm_metrics *m)
 const struct mm_listen *mm_metrics_listen(const struct mm_metrics *m)
 {
 	return &m->addr;
+}
+
+int mm_metrics_for(struct event_base *base, struct mm_metrics *running, const struct mm_listen *want,
+		   mm_metrics_fill_fn fill, mm_health_fn health, void *arg, struct mm_metrics **out, int *fresh)
+{
+	char err[256];
+
+	*fresh = 0;
+	*out = NULL;
+	if (want->text[0] == '\0')
+		return 0;
+	if (running != NULL && strcmp(mm_metrics_listen(running)->text, want->text) == 0) {
+		*out = running;
+		return 0;
+	}
+	*out = mm_metrics_new(base, want, fill, health, arg, err, sizeof(err));
+	if (*out == NULL) {
+		mm_warnx("%s", err);
+		return -1;
+	}
+	*fresh = 1;
+	mm_info("metrics on http://%s/metrics (port %u)", want->text, (unsigned)mm_metrics_port(*out));
+	return 0;
 }

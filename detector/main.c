@@ -843,24 +843,7 @@ static int health(void *arg, char *why, size_t len)
 
 static int metrics_for(struct det *x, const struct mm_listen *want, struct mm_metrics **out, int *fresh)
 {
-	char err[256];
-
-	*fresh = 0;
-	*out = NULL;
-	if (want->text[0] == '\0')
-		return 0;
-	if (x->metrics != NULL && strcmp(mm_metrics_listen(x->metrics)->text, want->text) == 0) {
-		*out = x->metrics;
-		return 0;
-	}
-	*out = mm_metrics_new(x->base, want, fill_metrics, health, x, err, sizeof(err));
-	if (*out == NULL) {
-		mm_warnx("%s", err);
-		return -1;
-	}
-	*fresh = 1;
-	mm_info("metrics on http://%s/metrics (port %u)", want->text, (unsigned)mm_metrics_port(*out));
-	return 0;
+	return mm_metrics_for(x->base, x->metrics, want, fill_metrics, health, x, out, fresh);
 }
 
 /* Keys a running detector cannot change: table sizes, the window, its

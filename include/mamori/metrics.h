@@ -57,5 +57,11 @@ void mm_metrics_free(struct mm_metrics *m);
 uint16_t mm_metrics_port(const struct mm_metrics *m);
 /* The address it was made for (to tell whether a reload moves it). */
 const struct mm_listen *mm_metrics_listen(const struct mm_metrics *m);
+/* A (re)load's server for `want`: `running` when it stays at that address,
+ * a new one when it moves or starts (*fresh = 1; the caller frees the old
+ * one once committed), NULL when `want` is empty.  -1, logged, when the
+ * new one cannot listen. */
+int mm_metrics_for(struct event_base *base, struct mm_metrics *running, const struct mm_listen *want,
+		   mm_metrics_fill_fn fill, mm_health_fn health, void *arg, struct mm_metrics **out, int *fresh);
 
 #endif

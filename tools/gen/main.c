@@ -307,11 +307,13 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* '--onoff': "off" or "on=P,period=S" (both). */
-static int parse_onoff(const char *arg, double *share, double *period)
+/* "KEY=V,..." with each KEY one of keys[n] (at most once), V a number >= 0:
+ * vals[i] and bit i of *seen for each; "off" sets nothing.  -1 on
+ * anything else. */
+static int parse_kv(const char *arg, const char *const *keys, unsigned n, double *vals, unsigned *seen)
 {
 	char buf[128];
-	*share = *period = 0;
+	*seen = 0;
 	if (strcmp(arg, "off") == 0)
 		return 0;
 	if (strlen(arg) >= sizeof(buf))
@@ -319,43 +321,52 @@ static int parse_onoff(const char *arg, double *share, double *period)
 	snprintf(buf, sizeof(buf), "%s", arg);
 	for (char *save, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(kv, '=');
-		double d;
-		if (!eq || parse_pos_double(eq + 1, &d) < 0)
+		unsigned i = 0;
+		if (!eq)
 			return -1;
 		*eq = '\0';
-		if (strcmp(kv, "on") == 0 && d > 0 && d <= 1)
-			*share = d;
-		else if (strcmp(kv, "period") == 0 && d >= 10 && d <= 86400)
-			*period = d;
-		else
+		while (i < n && strcmp(kv, keys[i]) != 0)
+			i++;
+		if (i == n || (*seen & 1u << i) || parse_pos_double(eq + 1, &vals[i]) < 0)
 			return -1;
+		*seen |= 1u << i;
 	}
-	return *share > 0 && *period > 0 ? 0 : -1;
+	return 0;
+}
+
+/* '--onoff': "off" or "on=P,period=S" (both). */
+static int parse_onoff(const char *arg, double *share, double *period)
+{
+	static const char *const keys[] = { "on", "period" };
+	double v[2];
+	unsigned seen;
+	*share = *period = 0;
+	if (parse_kv(arg, keys, 2, v, &seen) < 0)
+		return -1;
+	if (seen == 0)
+		return strcmp(arg, "off") == 0 ? 0 : -1;
+	if (seen != 3 || !(v[0] > 0 && v[0] <= 1) || v[1] < 10 || v[1] > 86400)
+		return -1;
+	*share = v[0];
+	*period = v[1];
+	return 0;
 }
 
 /* '--cycle': "off" or "day=A,weekend=W" (either). */
 static int parse_cycle(const char *arg, double *day, double *weekend)
 {
-	char buf[128];
+	static const char *const keys[] = { "day", "weekend" };
+	double v[2];
+	unsigned seen;
 	*day = *weekend = 0;
-	if (strcmp(arg, "off") == 0)
-		return 0;
-	if (strlen(arg) >= sizeof(buf))
+	if (parse_kv(arg, keys, 2, v, &seen) < 0 || (strcmp(arg, "off") != 0 && seen == 0))
 		return -1;
-	snprintf(buf, sizeof(buf), "%s", arg);
-	for (char *save, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(kv, '=');
-		double d;
-		if (!eq || parse_pos_double(eq + 1, &d) < 0)
-			return -1;
-		*eq = '\0';
-		if (strcmp(kv, "day") == 0 && d < 1)
-			*day = d;
-		else if (strcmp(kv, "weekend") == 0 && d > 0 && d <= 4)
-			*weekend = d;
-		else
-			return -1;
-	}
+	if ((seen & 1) && !(v[0] < 1))
+		return -1;
+	if ((seen & 2) && !(v[1] > 0 && v[1] <= 4))
+		return -1;
+	*day = seen & 1 ? v[0] : 0;
+	*weekend = seen & 2 ? v[1] : 0;
 	return 0;
 }
 

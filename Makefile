@@ -31,7 +31,7 @@ OPT = -O2
 endif
 
 CC ?= cc
-PKGS = libevent hiredis libpcap libnetfilter_log
+PKGS = libevent hiredis libpcap libnetfilter_log libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)

@@ -22,6 +22,7 @@
 
 #include "mamori/config.h"
 #include "mamori/exabgp.h"
+#include "mamori/cryptopan.h"
 #include "mamori/log.h"
 #include "mamori/privdrop.h"
 
@@ -72,6 +73,8 @@ enum ctype {
 	CT_PREFIX,   /* IPv4/IPv6 prefix, host bits clear */
 	CT_GPREFIX,  /* a group's prefix: like CT_PREFIX, repeatable, appended to
 		      * the flat group_prefixes array (max: in all groups) */
+	CT_PPREFIX,  /* [privacy] protect: like CT_PREFIX, repeatable, appended to
+		      * c->protect (the row's field is nprotect) */
 	CT_LOGLEVEL, /* error|warn|info|debug -> int */
 	CT_COMBINE,  /* either|both|ceiling|baseline -> int (enum mm_combine) */
 	CT_TIER,     /* investigate|act -> int (enum mm_tier: 1, 2) */
@@ -152,6 +155,7 @@ static const struct keydef cfg_keys[] = {
 
 	{ "alerts", "stream", CT_STR, C_(alert_stream), 1, 0, 0, "mm:alerts", 0 },
 	{ "alerts", "stream_maxlen", CT_UINT, C_(alert_stream_maxlen), 1, 100000000, 100000, NULL, 0 },
+	{ "alerts", "stream_retention", CT_UINT, C_(alert_stream_retention_s), 60, 31536000, 2592000, NULL, 0 },
 	{ "alerts", "channel", CT_STR, C_(alert_channel), 0, 0, 0, "mm:alerts", 0 },
 	{ "alerts", "file", CT_PATH, C_(alert_file), 0, 0, 0, "", F_DASH },
 	{ "alerts", "syslog", CT_BOOL, C_(alert_syslog), 0, 1, 0, NULL, 0 },
@@ -184,6 +188,11 @@ static const struct keydef cfg_keys[] = {
 	{ "exabgp", "community", CT_STR, C_(exabgp_community), 1, 0, 0, "65535:666", 0 },
 	{ "exabgp", "rate_limit", CT_UINT, C_(exabgp_rate_limit), 0, 4000000000u, 0, NULL, 0 },
 	{ "exabgp", "max_routes", CT_UINT, C_(exabgp_max_routes), 1, 100000, 100, NULL, 0 },
+	{ "privacy", "protect", CT_PPREFIX, C_(nprotect), 0, MM_MAX_PROTECT, 0, NULL, F_REPEAT },
+	{ "privacy", "pseudonymise", CT_BOOL, C_(pseudonymise), 0, 1, 0, NULL, 0 },
+	{ "privacy", "key_file", CT_PATH, C_(privacy_key_file), 0, 0, 0, "", 0 },
+	{ "privacy", "cache_entries", CT_UINT, C_(pseudonym_cache), 0, 16777216, 1048576, NULL, 0 },
+	{ "privacy", "deanon_log", CT_PATH, C_(deanon_log), 0, 0, 0, "", 0 },
 };
 #define NCFG_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
@@ -294,6 +303,7 @@ static const struct sectiondef sections[] = {
 	{ "log", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 	{ "daemon", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 	{ "exabgp", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
+	{ "privacy", SK_SINGLE, cfg_keys, NCFG_KEYS, 0 },
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 #define SEC_NONE (-1) /* before the first header */
@@ -330,6 +340,7 @@ struct parser {
 	struct named named[NSECTIONS]; /* used for named kinds only */
 	int *gp_line;                  /* parallel to c->group_prefixes */
 	unsigned gpcap;
+	unsigned ppcap;                /* room in c->protect */
 };
 
 static void perr(struct parser *ps, int line, const char *fmt, ...) MM_PRINTF(3, 4);
@@ -553,6 +564,7 @@ static void row_check(const struct keydef *k)
 		ok = k->size == sizeof(struct mm_prefix);
 		break;
 	case CT_GPREFIX:
+	case CT_PPREFIX:
 		ok = k->size == sizeof(unsigned) && (k->flags & F_REPEAT) && k->max <= UINT_MAX;
 		break;
 	case CT_LISTEN:
@@ -792,6 +804,30 @@ static int set_value(struct parser *ps, int line, const struct keydef *k, void *
 			return -1;
 		return add_group_prefix(ps, line, k, base, &p);
 	}
+	case CT_PPREFIX: {
+		struct mm_config *c = ps->c;
+		struct mm_prefix p;
+
+		if (parse_prefix(ps, line, k, v, &p) < 0)
+			return -1;
+		if (c->nprotect >= k->max) {
+			perr(ps, line, "%s: too many prefixes (max %llu)", k->key, (unsigned long long)k->max);
+			return -1;
+		}
+		if (c->nprotect == ps->ppcap) {
+			unsigned ncap = ps->ppcap ? ps->ppcap * 2 : 16;
+			struct mm_prefix *np = realloc(c->protect, ncap * sizeof(*np));
+
+			if (np == NULL) {
+				perr(ps, line, "out of memory");
+				return -1;
+			}
+			c->protect = np;
+			ps->ppcap = ncap;
+		}
+		c->protect[c->nprotect++] = p;
+		return 0;
+	}
 	case CT_NFGROUP: {
 		struct mm_config *c = ps->c;
 
@@ -894,6 +930,7 @@ static void apply_defaults(const struct keydef *keys, size_t nkeys, void *base)
 		case CT_NFGROUP:
 		case CT_PREFIX:
 		case CT_GPREFIX:
+		case CT_PPREFIX:
 			break;
 		}
 	}
@@ -963,6 +1000,9 @@ void mm_config_free(struct mm_config *c)
 	c->ngroup_prefixes = 0;
 	mm_lpm_free(c->group_lpm);
 	c->group_lpm = NULL;
+	free(c->protect);
+	c->protect = NULL;
+	c->nprotect = 0;
 }
 
 /* ---- the parser ---------------------------------------------------- */
@@ -1508,6 +1548,27 @@ static void check_group_overlaps(struct parser *ps)
 	free(refs);
 }
 
+/* Pseudonyms need a key; a group prefix must map to one prefix. */
+static void check_privacy(struct parser *ps)
+{
+	struct mm_config *c = ps->c;
+	char pa[64];
+
+	c->privacy_key_line = ps->key_line[key_index("privacy", "key_file")];
+	if (!c->pseudonymise)
+		return;
+	if (c->privacy_key_file[0] == '\0')
+		perr(ps, ps->key_line[key_index("privacy", "pseudonymise")],
+		     "pseudonymise = yes needs key_file (the Crypto-PAn key, docs/privacy.md)");
+	for (unsigned i = 0; i < c->ngroup_prefixes; i++)
+		if (mm_prefix_mixes_v4mapped(&c->group_prefixes[i]))
+			perr(ps, ps->gp_line[i],
+			     "[group %s] prefix %s holds IPv4-mapped and other IPv6 addresses, which are "
+			     "pseudonymised apart (pseudonymise = yes): give its IPv4 part as IPv4 prefixes",
+			     c->groups[c->group_prefix_group[i]].name,
+			     mm_prefix_str(&c->group_prefixes[i], pa, sizeof(pa)));
+}
+
 /* Checks that involve more than one key. */
 static void validate(struct parser *ps)
 {
@@ -1536,6 +1597,7 @@ static void validate(struct parser *ps)
 
 	check_exporter_overlaps(ps);
 	check_group_overlaps(ps);
+	check_privacy(ps);
 }
 
 static int build_lpm(struct mm_config *c)
@@ -1727,6 +1789,10 @@ static void print_key(const struct mm_config *c, const struct keydef *k, const v
 	case CT_NFGROUP:
 		for (unsigned i = 0; i < c->nflog_ngroups; i++)
 			fprintf(out, "%s = %u\n", k->key, (unsigned)c->nflog_groups[i]);
+		break;
+	case CT_PPREFIX:
+		for (unsigned i = 0; i < c->nprotect; i++)
+			fprintf(out, "%s = %s\n", k->key, mm_prefix_str(&c->protect[i], tmp, sizeof(tmp)));
 		break;
 	}
 }

@@ -7,8 +7,8 @@
  * ([collector], [limits], [redis], [window], [detector], [alerts],
  * [fastpath], [log], [daemon], [exabgp]) may appear
  * once; named sections ([exporter NAME], [group NAME]) once per name.
- * Repeatable keys (listen, nflog_group, a group's prefix) may appear
- * several times.
+ * Repeatable keys (listen, nflog_group, a group's prefix, protect) may
+ * appear several times.
  *
  * Loading parses into a fresh struct and validates it; every error is
  * reported as "file:line: message" and any error fails the load, so a
@@ -34,6 +34,7 @@
 #define MM_MAX_GROUP_PREFIXES 65536   /* prefixes in all groups together */
 #define MM_DESCRIPTION_MAX 256
 #define MM_FAST_MAX_CHECKS 16         /* [fastpath] interval_ms / check_ms at most */
+#define MM_MAX_PROTECT 65536          /* [privacy] protect prefixes */
 
 struct mm_listen {
 	char text[128];               /* as written: "127.0.0.1:2055", "[::]:4739" */
@@ -177,6 +178,7 @@ struct mm_config {
 	/* [alerts] (detector/alert.c, docs/alerts.md) */
 	char alert_stream[MM_NAME_MAX];      /* Redis stream key, default mm:alerts */
 	uint32_t alert_stream_maxlen;        /* XADD MAXLEN ~, default 100000 */
+	uint32_t alert_stream_retention_s;   /* entries older are trimmed, idle stream expires; default 2592000 */
 	char alert_channel[MM_NAME_MAX];     /* pub/sub channel, default mm:alerts, "" = none */
 	char alert_file[512];                /* JSON lines: "" none, "-" stdout, else an absolute path */
 	int alert_syslog;                    /* one line per event to syslog, default no */
@@ -213,11 +215,19 @@ struct mm_config {
 	char exabgp_community[24];           /* ASN:VALUE, default 65535:666 (RFC 7999) */
 	uint32_t exabgp_rate_limit;          /* flowspec: 0 = discard, else bytes/s */
 	uint32_t exabgp_max_routes;          /* routes announced at once, default 100 */
+	/* [privacy] (docs/privacy.md) */
+	struct mm_prefix *protect;           /* traffic to or from these is dropped by the collector */
+	unsigned nprotect;                   /* 0..MM_MAX_PROTECT */
+	int pseudonymise;                    /* Crypto-PAn addresses before they leave the collector, default no */
+	char privacy_key_file[512];          /* the 32-byte key: absolute path, "" = none */
+	int privacy_key_line;                /* where key_file was written (messages), 0 = not */
+	uint32_t pseudonym_cache;            /* cached pseudonyms, 0 = no cache, default 1048576 */
+	char deanon_log[512];                /* `mamori deanon` appends a line per use, "" = syslog only */
 };
 
 /*
  * Ownership: a struct mm_config owns `exporters`, `exporter_lpm`, `groups`,
- * `group_prefixes`, `group_prefix_group` and `group_lpm`.  It may
+ * `group_prefixes`, `group_prefix_group`, `group_lpm` and `protect`.  It may
  * be moved by value (parse into a new one, then swap) as long as exactly one
  * copy is passed to mm_config_free.
  */

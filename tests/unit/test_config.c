@@ -630,6 +630,17 @@ static const struct {
 	  "t.conf:4: [exporter b] address ::ffff:192.0.2.1/128 overlaps [exporter a] address 192.0.2.0/24 at line 2\n" },
 	{ "[exporter a]\naddress = 192.0.2.1\n[exporter b]\naddress = 192.0.2.1/32\n",
 	  "t.conf:4: [exporter b] address 192.0.2.1/32 overlaps [exporter a] address 192.0.2.1/32 at line 2\n" },
+	/* [privacy] */
+	{ "[privacy]\nprotect = 10.0.0.1/8\n",
+	  "t.conf:2: protect: bad prefix '10.0.0.1/8': host bits set (did you mean 10.0.0.0/8?)\n" },
+	{ "[privacy]\nkey_file = k.key\n", "t.conf:2: key_file: 'k.key' is not an absolute path\n" },
+	{ "[privacy]\ncache_entries = 16777217\n", "t.conf:2: cache_entries: 16777217 out of range (0..16777216)\n" },
+	{ "[privacy]\n\npseudonymise = yes\n",
+	  "t.conf:3: pseudonymise = yes needs key_file (the Crypto-PAn key, docs/privacy.md)\n" },
+	{ "[group a]\nprefix = 2001:db8::/32\nprefix = ::/64\n[privacy]\npseudonymise = yes\nkey_file = /k\n",
+	  "t.conf:3: [group a] prefix ::/64 holds IPv4-mapped and other IPv6 addresses, which are pseudonymised "
+	  "apart (pseudonymise = yes): give its IPv4 part as IPv4 prefixes\n" },
+	{ "[alerts]\nstream_retention = 59\n", "t.conf:2: stream_retention: 59 out of range (60..31536000)\n" },
 };
 
 START_TEST(test_errors)
@@ -972,6 +983,12 @@ static const char rich[] = "[collector]\n"
 			   "stall_timeout = 3\n"
 			   "[detector]\n"
 			   "slow_window_steps = 60\n"
+			   "[privacy]\n"
+			   "protect = 192.0.2.128/25\n"
+			   "key_file = /etc/mamori/pseudonym.key\n"
+			   "pseudonymise = on\n"
+			   "protect = 2001:db8:99::/48\n"
+			   "cache_entries = 0\n"
 			   "[group clients]\n"
 			   "prefix = 198.51.100.0/24\n";
 
@@ -1123,6 +1140,7 @@ START_TEST(test_print_format)
 			      "[alerts]\n"
 			      "stream = mm:alerts\n"
 			      "stream_maxlen = 100000\n"
+			      "stream_retention = 2592000\n"
 			      "channel = mm:alerts\n"
 			      "file =\n"
 			      "syslog = no\n"
@@ -1156,7 +1174,15 @@ START_TEST(test_print_format)
 			      "next_hop = self\n"
 			      "community = 65535:666\n"
 			      "rate_limit = 0\n"
-			      "max_routes = 100\n");
+			      "max_routes = 100\n"
+			      "\n"
+			      "[privacy]\n"
+			      "protect = 192.0.2.128/25\n"
+			      "protect = 2001:db8:99::/48\n"
+			      "pseudonymise = yes\n"
+			      "key_file = /etc/mamori/pseudonym.key\n"
+			      "cache_entries = 0\n"
+			      "deanon_log =\n");
 	free(out);
 	mm_config_free(&c);
 }
@@ -1188,6 +1214,12 @@ START_TEST(test_round_trip)
 		ck_assert_uint_eq(a.exporters[i].default_rate, b.exporters[i].default_rate);
 		ck_assert_str_eq(a.exporters[i].site, b.exporters[i].site);
 	}
+	ck_assert_uint_eq(a.nprotect, 2);
+	ck_assert_uint_eq(a.nprotect, b.nprotect);
+	ck_assert_mem_eq(a.protect, b.protect, a.nprotect * sizeof(*a.protect));
+	ck_assert_int_eq(b.pseudonymise, 1);
+	ck_assert_str_eq(b.privacy_key_file, "/etc/mamori/pseudonym.key");
+	ck_assert_int_gt(a.privacy_key_line, 0);
 	ck_assert_uint_eq(a.ngroups, 2);
 	ck_assert_uint_eq(a.ngroups, b.ngroups);
 	for (unsigned i = 0; i < a.ngroups; i++) {
@@ -1885,7 +1917,8 @@ START_TEST(test_docs_name_every_key)
 	dlen = fread(doc, 1, (1 << 20) - 1, f);
 	fclose(f);
 	ck_assert_uint_gt(dlen, 0);
-	load_ok(&c, "[collector]\nnflog_group = 5\n[exporter e]\naddress = 192.0.2.1\n[group g]\nprefix = 10.0.0.0/8\n");
+	load_ok(&c, "[collector]\nnflog_group = 5\n[exporter e]\naddress = 192.0.2.1\n[group g]\nprefix = 10.0.0.0/8\n"
+		    "[privacy]\nprotect = 192.0.2.0/24\n");
 	ck_assert_uint_eq(c.ngroups, 1);
 	out = print_str(&c);
 	for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {

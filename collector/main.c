@@ -31,6 +31,7 @@
 #include "mamori/pipeline.h"
 #include "mamori/privdrop.h"
 #include "mamori/reload.h"
+#include "mamori/privacy.h"
 
 #ifndef MAMORI_VERSION
 #define MAMORI_VERSION "0.1.0"
@@ -65,6 +66,8 @@ struct collector {
 	struct mm_nflog *nflog;   /* NULL without nflog_group */
 	struct event *ev_int, *ev_term, *ev_usr1, *ev_tick, *ev_stats, *ev_step;
 	struct mm_pipeline *pipe; /* aggregation + Redis (not in --dump/--read) */
+	struct mm_cryptopan *cp;  /* [privacy] pseudonymise: the key, NULL when off */
+	struct mm_privacy *priv;  /* protected prefixes and pseudonyms, NULL when neither */
 	struct mm_dump dump;
 	struct mm_flow_sink sink;
 	struct mm_ratelimit reject_rl;
@@ -93,20 +96,30 @@ static void sink_count(void *arg, const struct mm_flow *f)
 	c->records++;
 }
 
+/* What may leave the collector (privacy.h): NULL when dropped. */
+static inline const struct mm_flow *private_flow(struct collector *c, const struct mm_flow *f, struct mm_flow *tmp)
+{
+	return c->priv != NULL ? mm_privacy_flow(c->priv, f, tmp) : f;
+}
+
 static void sink_pipeline(void *arg, const struct mm_flow *f)
 {
 	struct collector *c = arg;
+	struct mm_flow tmp;
 
 	c->records++;
-	mm_pipeline_flow(c->pipe, f);
+	if ((f = private_flow(c, f, &tmp)) != NULL)
+		mm_pipeline_flow(c->pipe, f);
 }
 
 static void sink_dump(void *arg, const struct mm_flow *f)
 {
 	struct collector *c = arg;
+	struct mm_flow tmp;
 
 	c->records++;
-	mm_dump_flow(&c->dump, f);
+	if ((f = private_flow(c, f, &tmp)) != NULL)
+		mm_dump_flow(&c->dump, f);
 }
 
 static void warn_rejected(struct collector *c, const struct mm_exporter *ex, uint16_t sport,
@@ -119,9 +132,13 @@ static void warn_rejected(struct collector *c, const struct mm_exporter *ex, uin
 		return;
 	if (suppressed > 0)
 		snprintf(more, sizeof(more), " (%" PRIu64 " similar warnings suppressed)", suppressed);
+	/* A datagram's first bytes can hold flow addresses (a v5 record
+	 * starts at byte 24): with pseudonyms on they are not shown. */
 	mm_warnx("exporter %s port %u: rejected a %zu-byte datagram: %s; starts %s%s",
 		 mm_addr_str(ex->addr, addr, sizeof(addr)), sport, len, ex->err[0] ? ex->err : "?",
-		 mm_sanitize_hex(payload, len, REJECT_SAMPLE, hex, sizeof(hex)), more);
+		 c->cp != NULL ? "(not shown: addresses are pseudonymised)"
+			       : mm_sanitize_hex(payload, len, REJECT_SAMPLE, hex, sizeof(hex)),
+		 more);
 }
 
 /* Spoofed or misconfigured sources: say so, rate-limited, with a sample. */
@@ -304,6 +321,13 @@ static void report(const struct collector *c, int final)
 		    " errors %" PRIu64 "%s",
 		    ns->rcvbuf, ns->reads, ns->bytes, ns->enobufs, ns->rcvbuf_grown, ns->errors, final ? "\n" : "");
 	}
+	if (c->priv != NULL) {
+		const struct mm_privacy_stats *ps = mm_privacy_stats(c->priv);
+		OUT("privacy: records %" PRIu64 " privacy_dropped %" PRIu64 " pseudonymised %" PRIu64
+		    " cache_hits %" PRIu64 " cache_misses %" PRIu64 " cache_evictions %" PRIu64 " errors %" PRIu64 "%s",
+		    ps->records, ps->dropped, ps->pseudonymised, ps->cache_hits, ps->cache_misses, ps->cache_evictions,
+		    ps->errors, final ? "\n" : "");
+	}
 	if (c->replay)
 		OUT("capture: frames %" PRIu64 " datagrams %" PRIu64 " skipped_non_udp %" PRIu64
 		    " skipped_fragments %" PRIu64 " truncated %" PRIu64 "%s",
@@ -392,6 +416,15 @@ static int write_stats_json(const struct collector *c, const char *path)
 				g->malformed, g->seq_lost);
 		}
 		fprintf(f, "]}");
+	}
+	if (c->priv != NULL) {
+		const struct mm_privacy_stats *ps = mm_privacy_stats(c->priv);
+		fprintf(f, ",\n \"privacy\":{\"protected_prefixes\":%u,\"pseudonymise\":%s,\"cache_entries\":%" PRIu32
+			   ",\"records\":%" PRIu64 ",\"privacy_dropped\":%" PRIu64 ",\"pseudonymised\":%" PRIu64
+			   ",\"cache_hits\":%" PRIu64 ",\"cache_misses\":%" PRIu64 ",\"cache_evictions\":%" PRIu64
+			   ",\"errors\":%" PRIu64 "}",
+			c->cfg.nprotect, c->cp != NULL ? "true" : "false", mm_privacy_cache_size(c->priv), ps->records,
+			ps->dropped, ps->pseudonymised, ps->cache_hits, ps->cache_misses, ps->cache_evictions, ps->errors);
 	}
 	if (c->replay) {
 		/* the capture read: --read or --replay */
@@ -726,6 +759,31 @@ static int load_config(struct collector *c)
 	return 0;
 }
 
+/* [privacy]: the key (its file checked), the groups mapped to
+ * pseudonyms, the filter every record passes before it leaves. */
+static int privacy_start(struct collector *c)
+{
+	char err[1024];
+
+	if (mm_privacy_setup(&c->cfg, &c->cp, err, sizeof(err)) < 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return -1;
+	}
+	if (c->o.check || (c->cp == NULL && c->cfg.nprotect == 0))
+		return 0;
+	c->priv = mm_privacy_new(c->cfg.protect, c->cfg.nprotect, c->cp, c->cp != NULL ? c->cfg.pseudonym_cache : 0);
+	if (c->priv == NULL) {
+		fprintf(stderr, PROG ": privacy: out of memory (cache_entries %" PRIu32 ")\n", c->cfg.pseudonym_cache);
+		return -1;
+	}
+	mm_info("privacy: %u protected prefix%s; addresses %s", c->cfg.nprotect, c->cfg.nprotect == 1 ? "" : "es",
+		c->cp != NULL ? "pseudonymised (Crypto-PAn)" : "kept");
+	if (c->cp != NULL)
+		mm_info("privacy: pseudonym cache of %" PRIu32 " entries (%zu KiB)", mm_privacy_cache_size(c->priv),
+			mm_privacy_memory(c->priv) >> 10);
+	return 0;
+}
+
 /* Aggregation and Redis behind the decoders; decoder state from Redis. */
 static int pipeline_start(struct collector *c, uint64_t now_ms)
 {
@@ -938,6 +996,8 @@ static void teardown(struct collector *c)
 	mm_intake_free(c->intake);
 	mm_nflog_free(c->nflog);
 	mm_pipeline_free(c->pipe);
+	mm_privacy_free(c->priv);
+	mm_cryptopan_free(c->cp);
 	if (c->base != NULL)
 		event_base_free(c->base);
 	mm_exporters_free(c->exps);
@@ -981,12 +1041,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (c.o.check) {
+		/* printed as written, before the groups are mapped to pseudonyms */
 		if (c.o.verbose)
 			mm_config_print(&c.cfg, stdout);
-		else
+		r = privacy_start(&c);
+		if (r == 0 && !c.o.verbose)
 			fprintf(stderr, PROG ": %s: configuration OK\n", c.cfg.path);
+		mm_cryptopan_free(c.cp);
 		mm_config_free(&c.cfg);
-		return 0;
+		return r == 0 ? 0 : 1;
+	}
+	if (privacy_start(&c) < 0) {
+		mm_cryptopan_free(c.cp);
+		mm_config_free(&c.cfg);
+		return 1;
 	}
 	if (c.o.nlisten > 0) {
 		memcpy(c.cfg.listen, c.o.listen, sizeof(c.o.listen));

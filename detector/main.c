@@ -32,6 +32,7 @@
 #include "mamori/fast_reader.h"
 #include "mamori/log.h"
 #include "mamori/privdrop.h"
+#include "mamori/privacy.h"
 #include "mamori/redis_schema.h"
 #include "mamori/reload.h"
 
@@ -1033,6 +1034,21 @@ int main(int argc, char **argv)
 	if (mm_config_load(&x->cfg, x->o.conf, stderr) != 0) {
 		free(x);
 		return 1;
+	}
+	{
+		/* pseudonymise = yes: the groups, written in real addresses, are
+		 * mapped through the key to match what the collectors write; the
+		 * key is not kept. */
+		struct mm_cryptopan *cp;
+		char perr[1024];
+
+		if (mm_privacy_setup(&x->cfg, &cp, perr, sizeof(perr)) < 0) {
+			fprintf(stderr, PROG ": %s\n", perr);
+			mm_config_free(&x->cfg);
+			free(x);
+			return 1;
+		}
+		mm_cryptopan_free(cp);
 	}
 	if (x->o.check) {
 		if (x->o.verbose)

@@ -23,6 +23,11 @@ void mm_cmd_exabgp_usage(FILE *f);
  * with the reason on stderr (cli/mamori.c). */
 struct redisContext;
 struct redisContext *mm_cli_redis_connect(const struct mm_config *cfg);
+/* mamori deanon / anon (cli/cmd_deanon.c, docs/privacy.md): argv[0] says
+ * which.  cfg: the file given with -c, or NULL.  Returns the exit status:
+ * 0, 1 (the key or the log failed), 2 usage. */
+int mm_cmd_deanon(const struct mm_config *cfg, int argc, char **argv);
+void mm_cmd_deanon_usage(FILE *f);
 
 /* ---- threshold sweeps (cli/cmd_sweep.c) ---- */
 

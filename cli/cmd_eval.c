@@ -21,6 +21,7 @@
 #include "mamori/eval.h"
 #include "mamori/json_scan.h"
 #include "mamori/prefix.h"
+#include "mamori/privacy.h"
 #include "mamori/redis_schema.h"
 
 #define LINE_MAX_BYTES (1 << 20) /* an alert is at most MM_ALERT_JSON_MAX; this is generous */
@@ -30,7 +31,7 @@ void mm_cmd_eval_usage(FILE *f)
 	fprintf(f, "       mamori [-c FILE] eval --truth TRUTH.tsv --alerts ALERTS.jsonl [--step S]\n"
 		   "                    [--window N] [--slow-window N] [--hosts N --steps M | --det-log LOG]\n"
 		   "                    [--csv OUT.csv] [--json] [-v] [--strict] [--any-class]\n"
-		   "                    [--min-recall X] [--max-false N]\n"
+		   "                    [--min-recall X] [--max-false N] [--key FILE]\n"
 		   "  eval             match alerts to the ground truth: recall, precision, false alerts, delay\n"
 		   "    --truth F      ground truth of mamori-gen --truth\n"
 		   "    --alerts F     the detector's JSON lines (--json, [alerts] file, mamori alerts --json); - stdin\n"
@@ -44,6 +45,8 @@ void mm_cmd_eval_usage(FILE *f)
 		   "    --strict       a bad input line is an error (exit 2), not skipped\n"
 		   "    --any-class    match on host and time only, for a detector that does not classify\n"
 		   "    --min-recall X, --max-false N   exit 1 unless overall recall >= X, false alerts <= N\n"
+		   "    --key FILE     the alerts are on pseudonyms: map the truth's addresses through this\n"
+		   "                   Crypto-PAn key ([privacy] key_file, docs/privacy.md)\n"
 		   "       mamori -c FILE eval --truth TRUTH.tsv --sweep SECTION.KEY=FROM:TO:STEP [--sweep ...]\n"
 		   "                    [--csv OUT.csv] [--plots DIR] [--detector PATH] [--keep]\n"
 		   "    --sweep S      rerun mamori-detector --replay-all over what is in Redis once per setting\n"
@@ -92,19 +95,21 @@ static void bad_line(struct reader *r, const char *why)
 			r->bad == 20 ? " (further bad lines not shown)" : "");
 }
 
-/* An address or prefix in the alerts' spelling.  0, or -1. */
-static int canon_key(const char *in, char *out, size_t outlen)
+/* An address or prefix in the alerts' spelling; with cp, its pseudonym
+ * (the truth is in real addresses, pseudonymised alerts are not).  0, or
+ * -1. */
+static int canon_key(const char *in, struct mm_cryptopan *cp, char *out, size_t outlen)
 {
 	if (strchr(in, '/')) {
 		struct mm_prefix p;
 		const char *why;
-		if (mm_prefix_parse(in, &p, &why) < 0)
+		if (mm_prefix_parse(in, &p, &why) < 0 || (cp != NULL && mm_cryptopan_prefix(cp, &p, &p) < 0))
 			return -1;
 		mm_prefix_str(&p, out, outlen);
 		return 0;
 	}
 	uint8_t a[16];
-	if (mm_addr_parse(in, a) < 0 || outlen < MM_REDIS_ADDR_MAX)
+	if (mm_addr_parse(in, a) < 0 || outlen < MM_REDIS_ADDR_MAX || (cp != NULL && mm_cryptopan_addr(cp, a, a) < 0))
 		return -1;
 	mm_redis_addr_text(a, out, outlen);
 	return 0;
@@ -152,8 +157,8 @@ struct vec_look {
 /* Truth lines of class "benign" (look-alikes) go to *look (may be NULL:
  * skipped), "unmatched" ones (labelled traffic of no class of ours) are
  * counted in *unmatched, the rest are attacks. */
-static int read_truth(const char *path, struct vec_att *out, struct vec_look *look, unsigned long *bad,
-		      unsigned long *unmatched)
+static int read_truth(const char *path, struct mm_cryptopan *cp, struct vec_att *out, struct vec_look *look,
+		      unsigned long *bad, unsigned long *unmatched)
 {
 	struct reader r = { .path = path };
 	int col[T_NCOL];
@@ -203,7 +208,7 @@ static int read_truth(const char *path, struct vec_att *out, struct vec_look *lo
 			if (look == NULL)
 				continue;
 			memset(&l, 0, sizeof(l));
-			if (canon_key(f[col[T_TARGET]], l.key, sizeof(l.key)) < 0 ||
+			if (canon_key(f[col[T_TARGET]], cp, l.key, sizeof(l.key)) < 0 ||
 			    parse_time_ms(f[col[T_START]], &l.start_ms) < 0 || parse_time_ms(f[col[T_END]], &l.end_ms) < 0 ||
 			    l.end_ms < l.start_ms) {
 				bad_line(&r, "benign: target, start or end unreadable");
@@ -230,7 +235,7 @@ static int read_truth(const char *path, struct vec_att *out, struct vec_look *lo
 			bad_line(&r, "unknown class");
 			continue;
 		}
-		if (canon_key(f[col[T_TARGET]], a.key, sizeof(a.key)) < 0) {
+		if (canon_key(f[col[T_TARGET]], cp, a.key, sizeof(a.key)) < 0) {
 			bad_line(&r, "target is not an address or prefix");
 			continue;
 		}
@@ -249,7 +254,7 @@ static int read_truth(const char *path, struct vec_att *out, struct vec_look *lo
 			}
 		}
 		if (col[T_PEER] >= 0 && nf > col[T_PEER] && strcmp(f[col[T_PEER]], "-") != 0 &&
-		    canon_key(f[col[T_PEER]], a.peer, sizeof(a.peer)) < 0) {
+		    canon_key(f[col[T_PEER]], cp, a.peer, sizeof(a.peer)) < 0) {
 			bad_line(&r, "peer is not an address or prefix");
 			continue;
 		}
@@ -309,7 +314,7 @@ static const char *parse_alert(const char *line, struct mm_eval_event *e, uint64
 	if (mm_json_str(&v[J_CLASS], buf, sizeof(buf)) < 0 || (e->cls = mm_class_parse(buf)) < 0)
 		return "class missing or unknown";
 	if ((mm_json_str(&v[J_HOST], buf, sizeof(buf)) < 0 && mm_json_str(&v[J_PREFIX], buf, sizeof(buf)) < 0) ||
-	    canon_key(buf, e->key, sizeof(e->key)) < 0)
+	    canon_key(buf, NULL, e->key, sizeof(e->key)) < 0)
 		return "host or prefix missing or not an address";
 	if (mm_json_u64(&v[J_FIRST], &e->first_step) < 0)
 		return "first_step missing";
@@ -599,7 +604,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi, u
 int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 {
 	enum { O_TRUTH = 256, O_ALERTS, O_STEP, O_WINDOW, O_SLOW, O_HOSTS, O_STEPS, O_DETLOG, O_CSV, O_JSON, O_STRICT,
-	       O_MINRECALL, O_MAXFALSE, O_SWEEP, O_PLOTS, O_DETECTOR, O_KEEP, O_ANYCLASS };
+	       O_MINRECALL, O_MAXFALSE, O_SWEEP, O_PLOTS, O_DETECTOR, O_KEEP, O_ANYCLASS, O_KEY };
 	static const struct option longopts[] = {
 		{ "truth", required_argument, NULL, O_TRUTH },	  { "alerts", required_argument, NULL, O_ALERTS },
 		{ "step", required_argument, NULL, O_STEP },	  { "window", required_argument, NULL, O_WINDOW },
@@ -610,9 +615,11 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 		{ "max-false", required_argument, NULL, O_MAXFALSE }, { "verbose", no_argument, NULL, 'v' },
 		{ "sweep", required_argument, NULL, O_SWEEP },	  { "plots", required_argument, NULL, O_PLOTS },
 		{ "detector", required_argument, NULL, O_DETECTOR }, { "keep", no_argument, NULL, O_KEEP },
-		{ "any-class", no_argument, NULL, O_ANYCLASS },	  { NULL, 0, NULL, 0 },
+		{ "any-class", no_argument, NULL, O_ANYCLASS },	  { "key", required_argument, NULL, O_KEY },
+		{ NULL, 0, NULL, 0 },
 	};
-	const char *truth = NULL, *alerts = NULL, *det_log = NULL, *csv = NULL;
+	const char *truth = NULL, *alerts = NULL, *det_log = NULL, *csv = NULL, *key_file = NULL;
+	struct mm_cryptopan *cp = NULL;
 	uint64_t step = 0, window = cfg ? cfg->window_steps : 6, slow = cfg ? cfg->slow_window_steps : 30;
 	uint64_t hosts = 0, steps = 0, max_false = 0, alert_step = 0, hw = 0;
 	double min_recall = NAN;
@@ -679,7 +686,22 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 		case O_PLOTS: sw.plots = optarg; break;
 		case O_DETECTOR: sw.detector = optarg; break;
 		case O_KEEP: sw.keep = 1; break;
+		case O_KEY: key_file = optarg; break;
 		default: mm_cmd_eval_usage(stderr); return 2;
+		}
+	}
+	if (key_file != NULL) {
+		uint8_t key[MM_CRYPTOPAN_KEY_LEN];
+
+		if (mm_privacy_key_read(key_file, key, err, sizeof(err)) < 0) {
+			fprintf(stderr, "mamori eval: --key %s: %s\n", key_file, err);
+			return 2;
+		}
+		cp = mm_cryptopan_new(key);
+		memset(key, 0, sizeof(key));
+		if (cp == NULL) {
+			fprintf(stderr, "mamori eval: --key %s: cannot set up AES-128\n", key_file);
+			return 2;
 		}
 	}
 	if (sw.nkeys > 0) {
@@ -689,7 +711,9 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 		}
 		unsigned long unm = 0;
 
-		if (read_truth(truth, &va, NULL, &bad, &unm) < 0)
+		rc = read_truth(truth, cp, &va, NULL, &bad, &unm);
+		mm_cryptopan_free(cp);
+		if (rc < 0)
 			return 2;
 		if (unm)
 			fprintf(stderr, "mamori eval: %lu unmatched truth rows (no class) not scored\n", unm);
@@ -707,18 +731,18 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 	if (optind != argc || truth == NULL || alerts == NULL) {
 		fprintf(stderr, "mamori eval: --truth and --alerts are needed\n");
 		mm_cmd_eval_usage(stderr);
-		return 2;
+		goto out;
 	}
 	if ((hosts != 0) != (steps != 0) || (hosts && det_log)) {
 		fprintf(stderr, "mamori eval: give --hosts and --steps together, or --det-log\n");
-		return 2;
+		goto out;
 	}
 	if (hosts)
 		hw = hosts * steps; /* both under 2^32 */
 	else if (det_log && read_det_log(det_log, &hw) < 0)
-		return 2;
+		goto out;
 
-	if (read_truth(truth, &va, &vl, &bad, &unmatched) < 0 || read_alerts(alerts, &ve, &alert_step, &bad) < 0)
+	if (read_truth(truth, cp, &va, &vl, &bad, &unmatched) < 0 || read_alerts(alerts, &ve, &alert_step, &bad) < 0)
 		goto out;
 	if (step && alert_step && step != alert_step) {
 		fprintf(stderr, "mamori eval: --step %" PRIu64 " but the alerts say step_s %" PRIu64 "\n", step,
@@ -808,6 +832,7 @@ int mm_cmd_eval(const struct mm_config *cfg, int argc, char **argv)
 		rc = 1;
 	}
 out:
+	mm_cryptopan_free(cp);
 	mm_eval_free(r);
 	free(va.v);
 	free(vl.v);

@@ -6,6 +6,7 @@
  *                           [--host ADDR] [--prefix P] [--tier act|investigate] [--json]
  *   mamori [-c FILE] eval --truth TRUTH.tsv --alerts ALERTS.jsonl [...]   (cmd_eval.c)
  *   mamori [-c FILE] exabgp [--dry-run]                                 (cmd_exabgp.c)
+ *   mamori [-c FILE] deanon|anon [--key FILE] --reason TEXT ADDR...        (cmd_deanon.c)
  *
  * `host` shows what a host did over a window read from Redis: every
  * collector's contribution summed, counters (sampling-scaled), distinct
@@ -53,6 +54,7 @@ static void usage(FILE *f)
 		   "  -c FILE          configuration (default " DEFAULT_CONFIG "; eval reads it only when given)\n");
 	mm_cmd_eval_usage(f);
 	mm_cmd_exabgp_usage(f);
+	mm_cmd_deanon_usage(f);
 }
 
 static void print_addr_top(const char *name, const struct mm_topk_addr *t, int json, int *first)
@@ -542,6 +544,9 @@ int main(int argc, char **argv)
 	/* eval works on files: the configuration only when one is named */
 	if (strcmp(argv[i], "eval") == 0 && i == 1)
 		return mm_cmd_eval(NULL, argc - i, argv + i);
+	/* so do deanon and anon with --key (then only syslog logs them) */
+	if ((strcmp(argv[i], "deanon") == 0 || strcmp(argv[i], "anon") == 0) && i == 1)
+		return mm_cmd_deanon(NULL, argc - i, argv + i);
 	if (mm_config_load(&cfg, path, stderr) != 0) {
 		mm_config_free(&cfg);
 		return 1;
@@ -555,6 +560,8 @@ int main(int argc, char **argv)
 		r = mm_cmd_eval(&cfg, argc - i, argv + i);
 	} else if (strcmp(argv[i], "exabgp") == 0) {
 		r = mm_cmd_exabgp(&cfg, argc - i, argv + i);
+	} else if (strcmp(argv[i], "deanon") == 0 || strcmp(argv[i], "anon") == 0) {
+		r = mm_cmd_deanon(&cfg, argc - i, argv + i);
 	} else {
 		fprintf(stderr, "mamori: unknown command '%s'\n", argv[i]);
 		usage(stderr);

@@ -9,6 +9,8 @@
 # test_scenario_mixed.sh does).  OUTDIR (default build/scenarios/NAME) gets the
 # truth, the alerts, the logs, eval.txt, eval.csv and the eval-*.png plots.
 # Extra `mamori eval` options go in MM_EVAL_ARGS (e.g. "--min-recall 0.9").
+# MM_KEY_FILE=PATH runs it with pseudonymisation on ([privacy] pseudonymise,
+# that Crypto-PAn key; docs/privacy.md) and scores with `mamori eval --key`.
 set -eu
 cd "$(dirname -- "$0")/.."
 . tests/integration/lib.sh
@@ -35,7 +37,12 @@ start_redis "$MM_TMP/redis"
 	for p in $prefixes; do printf 'prefix = %s\n' "$p"; done
 	printf 'sampling_rate = %s\n' "${sampling:-1000}"
 	[ "${MM_WARMUP_STEPS:-12}" = default ] || printf 'warmup_steps = %s\n' "${MM_WARMUP_STEPS:-12}"
+	if [ -n "${MM_KEY_FILE:-}" ]; then
+		printf '[privacy]\npseudonymise = yes\nkey_file = %s\n' "$(cd "$(dirname "$MM_KEY_FILE")" && pwd)/$(basename "$MM_KEY_FILE")"
+	fi
 } >"$OUT/m.conf"
+key_arg=""
+[ -z "${MM_KEY_FILE:-}" ] || key_arg="--key $MM_KEY_FILE"
 t0=$(date +%s)
 "$BUILD/bin/mamori-gen" --scenario "$SCN" --pcap "$MM_TMP/s.pcap" --truth "$OUT/truth.tsv" 2>"$OUT/gen.log" ||
 	{ cat "$OUT/gen.log" >&2; fail "mamori-gen --scenario $SCN"; }
@@ -46,7 +53,7 @@ t0=$(date +%s)
 st=0
 # shellcheck disable=SC2086  # MM_EVAL_ARGS: options, one word each
 "$BUILD/bin/mamori" eval --truth "$OUT/truth.tsv" --alerts "$OUT/alerts.jsonl" --det-log "$OUT/det.log" \
-	--csv "$OUT/eval.csv" --plots "$OUT" -v ${MM_EVAL_ARGS:-} >"$OUT/eval.txt" 2>"$OUT/eval.err" || st=$?
+	--csv "$OUT/eval.csv" --plots "$OUT" -v $key_arg ${MM_EVAL_ARGS:-} >"$OUT/eval.txt" 2>"$OUT/eval.err" || st=$?
 echo "== $name ($(($(date +%s) - t0)) s; files in $OUT)"
 cat "$OUT/eval.txt"
 exit "$st"

@@ -6,7 +6,10 @@
  * SIGKILL at the timeout, at most hook_max at once; children are reaped
  * through a pidfd each, so no SIGCHLD handler is installed).
  *
- * Redis: the connection is opened lazily by the first event and again
+ * Redis: the stream is capped by length (MAXLEN ~) and by age (XTRIM
+ * MINID, [alerts] stream_retention) and expires that long after its last
+ * event, so it never outlives the retention (docs/redis-schema.md).
+ * The connection is opened lazily by the first event and again
  * after a loss; commands issued while it connects are queued by hiredis.
  * Every failure is counted (redis_errors), none is fatal: the stream is a
  * copy, the detector's incident state is the truth.
@@ -283,6 +286,8 @@ struct mm_alert_outputs {
 	uint16_t redis_port;
 	int redis_db;
 	char stream[MM_NAME_MAX], channel[MM_NAME_MAX], maxlen[24];
+	char retention[24];      /* [alerts] stream_retention, seconds */
+	uint64_t retention_ms;
 	redisAsyncContext *ac;   /* NULL: not connected (the next event connects) */
 	unsigned replies_due;
 
@@ -310,14 +315,27 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *priv)
 		o->st.redis_errors++;
 }
 
+static int send_argv(struct mm_alert_outputs *o, redisCallbackFn *fn, int argc, const char **argv, const size_t *lens);
+
+/* The entry's id is the Redis server's clock in ms: entries older than the
+ * retention by that clock go (exact MINID trimming, Redis >= 6.2), so a
+ * detector with a wrong clock trims neither too much nor too little. */
 static void xadd_cb(redisAsyncContext *ac, void *r, void *priv)
 {
 	struct mm_alert_outputs *o = priv;
 	const redisReply *rep = r;
+	unsigned long long ms;
+	char minid[32];
 
 	reply_cb(ac, r, priv);
-	if (rep != NULL && rep->type == REDIS_REPLY_STRING)
-		o->st.stream_added++;
+	if (rep == NULL || rep->type != REDIS_REPLY_STRING)
+		return;
+	o->st.stream_added++;
+	if (o->ac != ac || sscanf(rep->str, "%llu-", &ms) != 1 || ms <= o->retention_ms)
+		return;
+	snprintf(minid, sizeof(minid), "%llu", ms - o->retention_ms);
+	const char *t[4] = { "XTRIM", o->stream, "MINID", minid };
+	send_argv(o, reply_cb, 4, t, NULL);
 }
 
 static void publish_cb(redisAsyncContext *ac, void *r, void *priv)
@@ -408,6 +426,10 @@ static void redis_deliver(struct mm_alert_outputs *o, const char *json, size_t l
 	xa[7] = json;
 	xl[7] = len;
 	if (send_argv(o, xadd_cb, 8, xa, xl) < 0)
+		return;
+	/* an idle stream goes once its newest entry is past the retention */
+	const char *e[3] = { "EXPIRE", o->stream, o->retention };
+	if (send_argv(o, reply_cb, 3, e, NULL) < 0)
 		return;
 	if (o->channel[0] && o->ac != NULL) {
 		const char *p[3] = { "PUBLISH", o->channel, json };
@@ -561,6 +583,8 @@ struct mm_alert_outputs *mm_alert_outputs_new(struct event_base *base, const str
 	snprintf(o->stream, sizeof(o->stream), "%s", cfg->alert_stream);
 	snprintf(o->channel, sizeof(o->channel), "%s", cfg->alert_channel);
 	snprintf(o->maxlen, sizeof(o->maxlen), "%" PRIu32, cfg->alert_stream_maxlen);
+	snprintf(o->retention, sizeof(o->retention), "%" PRIu32, cfg->alert_stream_retention_s);
+	o->retention_ms = (uint64_t)cfg->alert_stream_retention_s * 1000u;
 	o->syslog_on = cfg->alert_syslog;
 	snprintf(o->hook, sizeof(o->hook), "%s", cfg->alert_hook);
 	o->hook_timeout_s = cfg->alert_hook_timeout_s ? cfg->alert_hook_timeout_s : 1;

@@ -377,6 +377,66 @@ START_TEST(outputs_redis_file)
 }
 END_TEST
 
+/* Retention: the stream expires [alerts] stream_retention after its last
+ * event, and entries older than that (by the server's clock) are trimmed
+ * at each new one, the younger kept. */
+START_TEST(outputs_stream_retention)
+{
+	struct srv s;
+	struct mm_config cfg;
+	struct mm_incident inc;
+	char err[256];
+	struct event_base *base = event_base_new();
+	redisReply *r;
+
+	srv_start(&s);
+	base_cfg(&cfg, s.sock);
+	cfg.alert_stream_retention_s = 3600;
+	snprintf(cfg.alert_stream, sizeof(cfg.alert_stream), "t:alerts");
+	cfg.alert_channel[0] = '\0';
+
+	redisContext *c = redisConnectUnix(s.sock);
+	ck_assert(c && !c->err);
+	r = redisCommand(c, "TIME");
+	ck_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+	unsigned long long now_ms = strtoull(r->element[0]->str, NULL, 10) * 1000;
+	freeReplyObject(r);
+	/* one entry 10 s past the retention, one 10 min inside it */
+	r = redisCommand(c, "XADD t:alerts %llu-0 json old", now_ms - 3610000ull);
+	ck_assert(r && r->type == REDIS_REPLY_STRING);
+	freeReplyObject(r);
+	r = redisCommand(c, "XADD t:alerts %llu-0 json young", now_ms - 3000000ull);
+	ck_assert(r && r->type == REDIS_REPLY_STRING);
+	freeReplyObject(r);
+	r = redisCommand(c, "TTL t:alerts");
+	ck_assert_int_eq(r->integer, -1);
+	freeReplyObject(r);
+
+	struct mm_alert_outputs *o = mm_alert_outputs_new(base, &cfg, "det-1", err, sizeof(err));
+	ck_assert_msg(o != NULL, "%s", err);
+	craft(&inc);
+	mm_alert_emit(o, MM_INC_START, &inc);
+	ck_assert_int_eq(mm_alert_outputs_drain(o, 10000), 0);
+	ck_assert_uint_eq(mm_alert_outputs_stats(o)->stream_added, 1);
+	ck_assert_uint_eq(mm_alert_outputs_stats(o)->redis_errors, 0);
+
+	r = redisCommand(c, "TTL t:alerts");
+	ck_assert(r && r->type == REDIS_REPLY_INTEGER);
+	ck_assert_msg(r->integer > 3500 && r->integer <= 3600, "TTL %lld", r->integer);
+	freeReplyObject(r);
+	r = redisCommand(c, "XRANGE t:alerts - +");
+	ck_assert(r && r->type == REDIS_REPLY_ARRAY);
+	ck_assert_uint_eq(r->elements, 2);
+	ck_assert_str_eq(r->element[0]->element[1]->element[1]->str, "young");
+	ck_assert_ptr_nonnull(strstr(r->element[1]->element[1]->element[1]->str, "\"event\":\"start\""));
+	freeReplyObject(r);
+	redisFree(c);
+	mm_alert_outputs_free(o);
+	event_base_free(base);
+	srv_stop(&s);
+}
+END_TEST
+
 START_TEST(outputs_redis_down)
 {
 	struct mm_config cfg;
@@ -509,9 +569,10 @@ int main(void)
 	tcase_add_test(tc, json_events);
 	tcase_add_test(tc, json_escaping_and_size);
 	tcase_add_test(tc, json_fast_start);
-	if (redis)
+	if (redis) {
 		tcase_add_test(tc, outputs_redis_file);
-	else
+		tcase_add_test(tc, outputs_stream_retention);
+	} else
 		printf("SKIP: redis-server not found on PATH\n");
 	tcase_add_test(tc, outputs_redis_down);
 	tcase_add_test(tc, hook_stdin_timeout_limit);

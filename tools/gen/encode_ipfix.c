@@ -47,8 +47,9 @@ static const struct field tmpl6[] = {
 };
 #define NF(a) (sizeof(a) / sizeof((a)[0]))
 
-static uint16_t ipfix_rec_len(int af)
+static uint16_t ipfix_rec_len(int af, const struct gen_exporter_cfg *c)
 {
+	(void)c;
 	return af == 6 ? REC6 : REC4;
 }
 
@@ -57,8 +58,9 @@ static uint16_t ipfix_template_id(int af)
 	return af == 6 ? T6 : T4;
 }
 
-static void ipfix_put_record(uint8_t *p, const struct mm_flow *f, uint64_t boot_ms)
+static void ipfix_put_record(uint8_t *p, const struct mm_flow *f, const struct gen_exporter_cfg *c)
 {
+	uint64_t boot_ms = c->boot_ms;
 	(void)boot_ms;
 	if (f->af == 6) {
 		memcpy(p, f->src_addr, 16);

@@ -25,7 +25,10 @@
  *   the packet's headers: Ethernet (02:00:00:00:00:01 -> :02), IPv4 (with
  *   its checksum) or IPv6, and TCP (20 bytes, the record's flags), UDP (8)
  *   or ICMP/ICMPv6 (8: type = dst_port >> 8, code = dst_port & 255); other
- *   protocols end at the IP header.  No payload is sent.
+ *   protocols end at the IP header.  No payload is sent, unless the
+ *   exporter has a `payload` (--sflow-payload): then the packet's bytes
+ *   after its headers are that text repeated, and the raw header copies
+ *   the frame up to GEN_SFLOW_HEADER_MAX (128) bytes, as agents do.
  *
  * IP length = the packet's share of the flow's bytes, at least its headers'
  * size (a packet smaller than its IP + L4 headers is sent at that size) and
@@ -70,14 +73,26 @@ static unsigned hdr_len(const struct mm_flow *f)
 	return 14 + l3_len(f) + l4_len(f);
 }
 
-static uint16_t sf_packet_len(const struct mm_flow *f)
+/* Payload bytes in the raw header: what the packet holds after its
+ * headers, up to the header size. */
+static unsigned payload_len(const struct mm_flow *f, const struct gen_exporter_cfg *c)
 {
-	return (uint16_t)(SF_SAMPLE_FIXED + ((hdr_len(f) + 3) & ~3u));
+	if (c->payload == NULL || c->payload[0] == '\0')
+		return 0;
+	uint32_t after = ip_len(f) - l3_len(f) - l4_len(f), room = GEN_SFLOW_HEADER_MAX - hdr_len(f);
+	return after < room ? after : room;
 }
 
-/* Longest sample of a family: IPv6 + TCP. */
-static uint16_t sf_rec_len(int af)
+static uint16_t sf_packet_len(const struct mm_flow *f, const struct gen_exporter_cfg *c)
 {
+	return (uint16_t)(SF_SAMPLE_FIXED + ((hdr_len(f) + payload_len(f, c) + 3) & ~3u));
+}
+
+/* Longest sample of a family: IPv6 + TCP, or a full header with payload. */
+static uint16_t sf_rec_len(int af, const struct gen_exporter_cfg *c)
+{
+	if (c->payload != NULL && c->payload[0] != '\0')
+		return (uint16_t)(SF_SAMPLE_FIXED + GEN_SFLOW_HEADER_MAX);
 	return (uint16_t)(SF_SAMPLE_FIXED + ((14 + (af == 6 ? 40 : 20) + 20 + 3) & ~3u));
 }
 
@@ -97,12 +112,11 @@ static uint16_t ip4_checksum(const uint8_t *h)
 	return (uint16_t)~sum;
 }
 
-static void sf_put_record(uint8_t *p, const struct mm_flow *f, uint64_t boot_ms)
+static void sf_put_record(uint8_t *p, const struct mm_flow *f, const struct gen_exporter_cfg *c)
 {
 	static const uint8_t mac_dst[6] = { 2, 0, 0, 0, 0, 2 }, mac_src[6] = { 2, 0, 0, 0, 0, 1 };
-	unsigned hl = hdr_len(f), padded = (hl + 3) & ~3u;
+	unsigned pl = payload_len(f, c), hl = hdr_len(f) + pl, padded = (hl + 3) & ~3u;
 	uint32_t len = ip_len(f);
-	(void)boot_ms;
 
 	/* sample: format 1, length; sequence and pool are numbered by the
 	 * header writer once the datagram's order is final */
@@ -174,6 +188,12 @@ static void sf_put_record(uint8_t *p, const struct mm_flow *f, uint64_t boot_ms)
 		l4[1] = (uint8_t)f->dst_port;
 		gen_put16(l4 + 2, 0xffff);
 		break;
+	}
+	if (pl > 0) {
+		uint8_t *d = l4 + l4_len(f);
+		size_t tl = strlen(c->payload);
+		for (unsigned i = 0; i < pl; i++)
+			d[i] = (uint8_t)c->payload[i % tl];
 	}
 }
 

@@ -21,8 +21,9 @@ static uint32_t sat32(uint64_t v)
 	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
-static uint16_t v5_rec_len(int af)
+static uint16_t v5_rec_len(int af, const struct gen_exporter_cfg *c)
 {
+	(void)c;
 	(void)af;
 	return V5_REC;
 }
@@ -33,8 +34,9 @@ static uint16_t v5_template_id(int af)
 	return 0;
 }
 
-static void v5_put_record(uint8_t *p, const struct mm_flow *f, uint64_t boot_ms)
+static void v5_put_record(uint8_t *p, const struct mm_flow *f, const struct gen_exporter_cfg *c)
 {
+	uint64_t boot_ms = c->boot_ms;
 	memcpy(p, f->src_addr + 12, 4);
 	memcpy(p + 4, f->dst_addr + 12, 4);
 	gen_put32(p + 8, 0); /* nexthop */

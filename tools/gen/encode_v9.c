@@ -51,8 +51,9 @@ static uint32_t sat32(uint64_t v)
 	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
-static uint16_t v9_rec_len(int af)
+static uint16_t v9_rec_len(int af, const struct gen_exporter_cfg *c)
 {
+	(void)c;
 	return af == 6 ? REC6 : REC4;
 }
 
@@ -61,8 +62,9 @@ static uint16_t v9_template_id(int af)
 	return af == 6 ? T6 : T4;
 }
 
-static void v9_put_record(uint8_t *p, const struct mm_flow *f, uint64_t boot_ms)
+static void v9_put_record(uint8_t *p, const struct mm_flow *f, const struct gen_exporter_cfg *c)
 {
+	uint64_t boot_ms = c->boot_ms;
 	if (f->af == 6) {
 		memcpy(p, f->src_addr, 16);
 		memcpy(p + 16, f->dst_addr, 16);

@@ -62,9 +62,9 @@ int gen_exporter_init(struct gen_exporter *x, const struct gen_exporter_cfg *c,
 		snprintf(err, errlen, "sampling 1:%u cannot be encoded in %s (v5: 1..16383)", c->sampling, f->name);
 		return -1;
 	}
-	size_t worst = (size_t)f->rec_len(4);
-	if (f->has_ipv6 && f->rec_len(6) > worst)
-		worst = f->rec_len(6);
+	size_t worst = (size_t)f->rec_len(4, c);
+	if (f->has_ipv6 && f->rec_len(6, c) > worst)
+		worst = f->rec_len(6, c);
 	if (c->rpd) {
 		if (f->max_records && c->rpd > f->max_records) {
 			snprintf(err, errlen, "--records-per-datagram %u: %s carries at most %u", c->rpd, f->name,
@@ -207,7 +207,7 @@ static void add_record(struct gen_exporter *x, const struct mm_flow *fl, uint64_
 		gen_exporter_flush(x, x->last_ms);
 	if (x->nrec == 0 && gen_exporter_template_due(x))
 		send_templates(x, t_ms);
-	f->put_record(x->stage[slot] + x->slen[slot], fl, x->c.boot_ms);
+	f->put_record(x->stage[slot] + x->slen[slot], fl, &x->c);
 	x->slen[slot] += rl;
 	x->sn[slot]++;
 	x->nrec++;
@@ -225,7 +225,7 @@ void gen_exporter_add(struct gen_exporter *x, const struct mm_flow *fl, uint64_t
 		return;
 	x->flows++;
 	if (!f->per_packet) {
-		add_record(x, fl, t_ms, slot, f->rec_len(slot ? 6 : 4));
+		add_record(x, fl, t_ms, slot, f->rec_len(slot ? 6 : 4, &x->c));
 		return;
 	}
 	/* One record per sampled packet, the flow's bytes shared out. */
@@ -234,7 +234,7 @@ void gen_exporter_add(struct gen_exporter *x, const struct mm_flow *fl, uint64_t
 	pk.packets = 1;
 	for (uint64_t i = 0; i < n && !x->failed; i++) {
 		pk.bytes = fl->bytes / n + (i < fl->bytes % n ? 1 : 0);
-		add_record(x, &pk, t_ms, slot, f->packet_len(&pk));
+		add_record(x, &pk, t_ms, slot, f->packet_len(&pk, &x->c));
 	}
 }
 

@@ -386,6 +386,8 @@ struct gen_tmpl_ctx {
 };
 
 /* One wire format: a row of the format table (export.c). */
+struct gen_exporter_cfg;
+
 struct gen_fmt {
 	const char *name;        /* "v5", "v9", "ipfix", "sflow" */
 	uint16_t version;        /* 5, 9, 10; sFlow: MM_FMT_SFLOW5 (the record's format) */
@@ -399,10 +401,12 @@ struct gen_fmt {
 	 * exporter calls put_record once per packet with a one-packet copy of
 	 * the flow carrying its share of the bytes, packet_len(copy) long. */
 	uint8_t per_packet;
-	uint16_t (*rec_len)(int af);              /* longest record of family af */
-	uint16_t (*packet_len)(const struct mm_flow *f); /* per_packet formats only */
+	/* longest record of family af under c */
+	uint16_t (*rec_len)(int af, const struct gen_exporter_cfg *c);
+	/* per_packet formats only */
+	uint16_t (*packet_len)(const struct mm_flow *f, const struct gen_exporter_cfg *c);
 	uint16_t (*template_id)(int af);
-	void (*put_record)(uint8_t *p, const struct mm_flow *f, uint64_t boot_ms);
+	void (*put_record)(uint8_t *p, const struct mm_flow *f, const struct gen_exporter_cfg *c);
 	void (*put_header)(uint8_t *p, const struct gen_hdr *h);
 	/* Template (+ options template + options data) sets after the header:
 	 * bytes written; *records = template/option records for the v9 count,
@@ -441,7 +445,13 @@ struct gen_exporter_cfg {
 	int legacy_sampling;
 	int ipv6;               /* IPv6 records will be sent */
 	uint64_t boot_ms;
+	/* sFlow: the sampled packets carry this text (repeated) as payload,
+	 * and their raw headers copy up to GEN_SFLOW_HEADER_MAX bytes of the
+	 * frame, as agents do: NULL = headers only (tests of "no payload is
+	 * kept", docs/privacy.md) */
+	const char *payload;
 };
+#define GEN_SFLOW_HEADER_MAX 128 /* hsflowd's and most agents' default header size */
 
 struct gen_exporter {
 	struct gen_exporter_cfg c;

@@ -66,6 +66,7 @@ struct opts {
 	int has_exporter;
 	uint32_t domain;
 	int legacy_sampling;
+	const char *payload; /* --sflow-payload */
 	int allow_remote;
 	uint8_t dst[16];
 	int dst_af;
@@ -86,7 +87,7 @@ static void usage(FILE *out)
 		"                   [--batch N] [--pool N] [--allow-remote]\n"
 		"                   | --pcap FILE [--pcap-dst ADDR:PORT] [--count N])\n"
 		"                  [--records-per-datagram N] [--template-every N] [--exporter ADDR]\n"
-		"                  [--domain N] [--sampling-ies psamp|legacy]\n"
+		"                  [--domain N] [--sampling-ies psamp|legacy] [--sflow-payload TEXT]\n"
 		"\n"
 		"mamori's flow exporter: a seeded background of many hosts plus labelled attacks,\n"
 		"encoded as NetFlow v5, v9, IPFIX or sFlow v5 and sent over UDP or written to a\n"
@@ -143,6 +144,9 @@ static void usage(FILE *out)
 		"                          (default 0)\n"
 		"  --sampling-ies S        IPFIX sampling options: psamp (305/306, default) or\n"
 		"                          legacy (34/35)\n"
+		"  --sflow-payload TEXT    sflow: packets carry TEXT (repeated) after their headers\n"
+		"                          and raw headers copy up to 128 bytes of the frame, as\n"
+		"                          agents do (to test that no payload is kept)\n"
 		"  -h, --help              this text\n"
 		"\n",
 		DEF_HOSTS, GEN_MAX_HOSTS, DEF_SAMPLING, DEF_DURATION, DEF_STEP_RATE, DEF_START_PCAP, DEF_BATCH,
@@ -271,7 +275,7 @@ static int is_loopback(const uint8_t a[16], int af)
 enum {
 	O_HOSTS = 256, O_PREFIX, O_SAMPLING, O_DURATION, O_STEP_RATE, O_START, O_ATTACK, O_TRUTH, O_DUMP,
 	O_SEND, O_RATE, O_COUNT, O_BATCH, O_POOL, O_PCAP, O_PCAP_DST, O_RPD, O_TEMPLATE_EVERY, O_EXPORTER,
-	O_DOMAIN, O_SAMPLING_IES, O_ALLOW_REMOTE, O_SCENARIO, O_BENIGN, O_CYCLE, O_ONOFF,
+	O_DOMAIN, O_SAMPLING_IES, O_ALLOW_REMOTE, O_SCENARIO, O_BENIGN, O_CYCLE, O_ONOFF, O_SFLOW_PAYLOAD,
 };
 
 static const struct option longopts[] = {
@@ -304,6 +308,7 @@ static const struct option longopts[] = {
 	{ "benign", required_argument, NULL, O_BENIGN },
 	{ "cycle", required_argument, NULL, O_CYCLE },
 	{ "onoff", required_argument, NULL, O_ONOFF },
+	{ "sflow-payload", required_argument, NULL, O_SFLOW_PAYLOAD },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -526,6 +531,11 @@ static int apply_opt(struct opts *o, int c, const char *arg)
 		case O_ALLOW_REMOTE:
 			o->allow_remote = 1;
 			break;
+		case O_SFLOW_PAYLOAD:
+			if (arg[0] == '\0' || strlen(arg) > 64)
+				return fail_usage("--sflow-payload '%s': 1..64 characters", arg);
+			o->payload = arg;
+			break;
 	case O_SCENARIO:
 		o->scenario = arg;
 		break;
@@ -646,6 +656,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return fail_usage("%s", "--pool (benchmark mode) sends background only: no --attack");
 	if (o->pool_given && o->dump)
 		return fail_usage("%s", "--dump does not go with --pool");
+	if (o->payload && !o->fmt->per_packet)
+		return fail_usage("%s", "--sflow-payload goes with -f sflow");
 	if (o->pool_given && o->pace == GEN_PACE_REALTIME && o->step_rate <= 0)
 		return fail_usage("%s", "--pool needs --rate (or a --step-rate above 0 to pace at)");
 	if (o->nprefixes == 0) {
@@ -784,6 +796,7 @@ int main(int argc, char **argv)
 		.legacy_sampling = o.legacy_sampling,
 		.ipv6 = ipv6,
 		.boot_ms = t0_ms - 3600000ull,
+		.payload = o.payload,
 	};
 	memcpy(xc.exporter4, o.exporter4, 4);
 	struct gen_sink sink;

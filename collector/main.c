@@ -419,11 +419,13 @@ static int write_stats_json(const struct collector *c, const char *path)
 	}
 	if (c->priv != NULL) {
 		const struct mm_privacy_stats *ps = mm_privacy_stats(c->priv);
-		fprintf(f, ",\n \"privacy\":{\"protected_prefixes\":%u,\"pseudonymise\":%s,\"cache_entries\":%" PRIu32
+		fprintf(f, ",\n \"privacy\":{\"protected_prefixes\":%u,\"pseudonymise\":%s,\"cache_entries_v4\":%" PRIu32
+			   ",\"cache_entries_v6\":%" PRIu32
 			   ",\"records\":%" PRIu64 ",\"privacy_dropped\":%" PRIu64 ",\"pseudonymised\":%" PRIu64
 			   ",\"cache_hits\":%" PRIu64 ",\"cache_misses\":%" PRIu64 ",\"cache_evictions\":%" PRIu64
 			   ",\"errors\":%" PRIu64 "}",
-			c->cfg.nprotect, c->cp != NULL ? "true" : "false", mm_privacy_cache_size(c->priv), ps->records,
+			c->cfg.nprotect, c->cp != NULL ? "true" : "false", mm_privacy_cache_size(c->priv, 4),
+			mm_privacy_cache_size(c->priv, 6), ps->records,
 			ps->dropped, ps->pseudonymised, ps->cache_hits, ps->cache_misses, ps->cache_evictions, ps->errors);
 	}
 	if (c->replay) {
@@ -779,8 +781,8 @@ static int privacy_start(struct collector *c)
 	mm_info("privacy: %u protected prefix%s; addresses %s", c->cfg.nprotect, c->cfg.nprotect == 1 ? "" : "es",
 		c->cp != NULL ? "pseudonymised (Crypto-PAn)" : "kept");
 	if (c->cp != NULL)
-		mm_info("privacy: pseudonym cache of %" PRIu32 " entries (%zu KiB)", mm_privacy_cache_size(c->priv),
-			mm_privacy_memory(c->priv) >> 10);
+		mm_info("privacy: pseudonym cache of %" PRIu32 " IPv4 and %" PRIu32 " IPv6 entries (%zu KiB)",
+			mm_privacy_cache_size(c->priv, 4), mm_privacy_cache_size(c->priv, 6), mm_privacy_memory(c->priv) >> 10);
 	return 0;
 }
 

@@ -2,20 +2,38 @@
  * privacy.c - protected prefixes and pseudonyms for the collector's
  * records (privacy.h, docs/privacy.md).  Pure: no I/O, no clock.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "mamori/privacy.h"
 
-#define WAYS 4
+/*
+ * The cache: two set-associative tables, filled first in, first out within
+ * a set so that a hit writes nothing.  Which ways of a set are filled and
+ * which goes next is one byte per set, kept apart.
+ *  - IPv4: 8-byte entries (address, pseudonym), 8 ways in one 64-byte line,
+ *    so a lookup touches one line of a table 8 bytes an entry: most
+ *    traffic is IPv4, and a hit is a memory access, not AES.
+ *  - IPv6: 32-byte entries, 4 ways: the addresses in one line, their
+ *    pseudonyms in the next.
+ */
+#define WAYS4 8
+#define WAYS6 4
 
-/* One cached pseudonym.  stamp 0 = empty; otherwise when it was last used
- * (the filter's lookup clock), for least-recently-used replacement. */
-struct pcache_entry {
-	uint8_t addr[16];
-	uint8_t pseudo[16];
-	uint32_t stamp;
+struct set4 {
+	uint32_t addr[WAYS4];   /* network order, as stored */
+	uint32_t pseudo[WAYS4];
 };
+
+struct set6 {
+	uint8_t addr[WAYS6][16];
+	uint8_t pseudo[WAYS6][16];
+};
+
+#define META_FILLED(m) ((unsigned)(m) >> 4) /* ways in use */
+#define META_NEXT(m) ((unsigned)(m) & 15)   /* the way a full set replaces next */
 
 struct mm_privacy {
 	struct mm_cryptopan *cp;       /* borrowed; NULL: addresses stay real */
@@ -24,9 +42,10 @@ struct mm_privacy {
 	 * IPv4 address's, any other by its own.  A clear bit answers without
 	 * the trie (~100 node steps for an IPv4-mapped address). */
 	uint8_t maybe4[65536 / 8], maybe6[65536 / 8];
-	struct pcache_entry *cache;    /* nsets * WAYS, NULL: no cache */
-	uint32_t nsets;
-	uint32_t clock;
+	struct set4 *c4;               /* n4 sets, 64-byte aligned; NULL: no cache */
+	struct set6 *c6;               /* n6 sets */
+	uint8_t *meta4, *meta6;
+	uint32_t n4, n6;
 	uint64_t seed[2];              /* keyed set index: a sender cannot aim at one set */
 	size_t lpm_bytes;
 	struct mm_privacy_stats st;
@@ -68,6 +87,25 @@ static inline int marked(const uint8_t *bits, unsigned b)
 	return (bits[b / 8] >> (b % 8)) & 1;
 }
 
+/* n sets of `size` bytes, 64-byte aligned, not zeroed (the meta bytes say
+ * what is filled).  Every lookup lands on a random set: with 4 KiB pages
+ * each would also miss the TLB, so huge pages are asked for, as
+ * aggregate.c's big_alloc does (a hint, fine if refused). */
+static void *table_alloc(uint32_t n, size_t size)
+{
+	size_t bytes = (size_t)n * size;
+	void *t = aligned_alloc(64, bytes);
+
+#ifdef MADV_HUGEPAGE
+	if (t != NULL && bytes >= (2u << 20)) {
+		uintptr_t lo = ((uintptr_t)t + 4095) & ~(uintptr_t)4095, hi = ((uintptr_t)t + bytes) & ~(uintptr_t)4095;
+		if (hi > lo)
+			(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+	}
+#endif
+	return t;
+}
+
 struct mm_privacy *mm_privacy_new(const struct mm_prefix *protect, unsigned nprotect, struct mm_cryptopan *cp,
 				  uint32_t cache_entries)
 {
@@ -100,9 +138,13 @@ struct mm_privacy *mm_privacy_new(const struct mm_prefix *protect, unsigned npro
 		if (mm_cryptopan_anon(cp, probe, s, 128) < 0)
 			goto err;
 		memcpy(p->seed, s, 16);
-		p->nsets = (cache_entries + WAYS - 1) / WAYS;
-		p->cache = calloc((size_t)p->nsets * WAYS, sizeof(*p->cache));
-		if (p->cache == NULL)
+		p->n4 = (cache_entries + WAYS4 - 1) / WAYS4;
+		p->n6 = (cache_entries + WAYS6 - 1) / WAYS6;
+		p->c4 = table_alloc(p->n4, sizeof(struct set4));
+		p->c6 = table_alloc(p->n6, sizeof(struct set6));
+		p->meta4 = calloc(p->n4, 1);
+		p->meta6 = calloc(p->n6, 1);
+		if (p->c4 == NULL || p->c6 == NULL || p->meta4 == NULL || p->meta6 == NULL)
 			goto err;
 	}
 	return p;
@@ -111,16 +153,26 @@ err:
 	return NULL;
 }
 
+/* Real addresses and their pseudonyms: not left in freed memory (only
+ * the sets with a filled way were ever written). */
+static void table_free(void *t, const uint8_t *meta, uint32_t n, size_t size)
+{
+	if (t != NULL && meta != NULL)
+		for (uint32_t i = 0; i < n; i++)
+			if (META_FILLED(meta[i]) != 0)
+				memset((char *)t + (size_t)i * size, 0, size);
+	free(t);
+}
+
 void mm_privacy_free(struct mm_privacy *p)
 {
 	if (p == NULL)
 		return;
 	mm_lpm_free(p->protect);
-	if (p->cache != NULL) {
-		/* real addresses and their pseudonyms: do not leave them in freed memory */
-		memset(p->cache, 0, (size_t)p->nsets * WAYS * sizeof(*p->cache));
-		free(p->cache);
-	}
+	table_free(p->c4, p->meta4, p->n4, sizeof(struct set4));
+	table_free(p->c6, p->meta6, p->n6, sizeof(struct set6));
+	free(p->meta4);
+	free(p->meta6);
 	free(p);
 }
 
@@ -144,55 +196,98 @@ static inline uint64_t load64(const uint8_t *b)
 	return v;
 }
 
-/* Set index: a keyed mix of the address (multiply-xorshift), reduced
+/* Set index: a keyed mix (multiply-xorshift) of the address, reduced
  * without a division. */
-static inline uint32_t set_of(const struct mm_privacy *p, const uint8_t a[16])
+static inline uint32_t reduce(uint64_t h, uint32_t n)
 {
-	uint64_t h = (load64(a) ^ p->seed[0]) * 0x9e3779b97f4a7c15ull;
-
-	h ^= load64(a + 8) ^ p->seed[1];
-	h *= 0xc2b2ae3d27d4eb4full;
 	h ^= h >> 31;
 	h *= 0x165667b19e3779f9ull;
 	h ^= h >> 29;
-	return (uint32_t)(((h >> 32) * p->nsets) >> 32);
+	return (uint32_t)(((h >> 32) * n) >> 32);
 }
 
-int mm_privacy_addr(struct mm_privacy *p, const uint8_t in[16], uint8_t out[16])
+/* The next way to fill, and the meta byte after filling it. */
+static inline unsigned fill_way(uint8_t *meta, unsigned ways, uint64_t *evictions)
 {
-	struct pcache_entry *set, *victim;
+	unsigned m = *meta, n = META_FILLED(m), w;
 
-	if (p->cp == NULL) {
-		memset(out, 0, 16);
-		return -1;
+	if (n < ways) {
+		*meta = (uint8_t)((n + 1) << 4);
+		return n;
 	}
-	if (p->cache == NULL) {
-		p->st.cache_misses++;
-		return mm_cryptopan_addr(p->cp, in, out);
-	}
-	if (++p->clock == 0)
-		p->clock = 1; /* after 2^32 lookups the order is off once: harmless */
-	set = &p->cache[(size_t)set_of(p, in) * WAYS];
-	victim = &set[0];
-	for (unsigned w = 0; w < WAYS; w++) {
-		if (set[w].stamp != 0 && memcmp(set[w].addr, in, 16) == 0) {
-			set[w].stamp = p->clock;
-			memcpy(out, set[w].pseudo, 16);
+	w = META_NEXT(m);
+	*meta = (uint8_t)(ways << 4 | ((w + 1) % ways));
+	(*evictions)++;
+	return w;
+}
+
+static int lookup4(struct mm_privacy *p, const uint8_t in[16], uint8_t out[16])
+{
+	uint32_t a, ps, i;
+	struct set4 *set;
+	unsigned n;
+
+	memcpy(&a, in + 12, 4);
+	i = reduce(((uint64_t)a ^ p->seed[0]) * 0x9e3779b97f4a7c15ull, p->n4);
+	set = &p->c4[i];
+	n = META_FILLED(p->meta4[i]);
+	for (unsigned w = 0; w < n; w++) {
+		if (set->addr[w] == a) {
+			memcpy(out, in, 12);
+			memcpy(out + 12, &set->pseudo[w], 4);
 			p->st.cache_hits++;
 			return 0;
 		}
-		if (set[w].stamp < victim->stamp)
-			victim = &set[w];
 	}
 	p->st.cache_misses++;
 	if (mm_cryptopan_addr(p->cp, in, out) < 0)
 		return -1;
-	if (victim->stamp != 0)
-		p->st.cache_evictions++;
-	memcpy(victim->addr, in, 16);
-	memcpy(victim->pseudo, out, 16);
-	victim->stamp = p->clock;
+	memcpy(&ps, out + 12, 4);
+	n = fill_way(&p->meta4[i], WAYS4, &p->st.cache_evictions);
+	set->addr[n] = a;
+	set->pseudo[n] = ps;
 	return 0;
+}
+
+static int lookup6(struct mm_privacy *p, const uint8_t in[16], uint8_t out[16])
+{
+	uint64_t lo, hi;
+	struct set6 *set;
+	uint32_t i;
+	unsigned n;
+
+	memcpy(&lo, in, 8);
+	memcpy(&hi, in + 8, 8);
+	i = reduce(((lo ^ p->seed[0]) * 0x9e3779b97f4a7c15ull ^ hi ^ p->seed[1]) * 0xc2b2ae3d27d4eb4full, p->n6);
+	set = &p->c6[i];
+	n = META_FILLED(p->meta6[i]);
+	for (unsigned w = 0; w < n; w++) {
+		if (memcmp(set->addr[w], in, 16) == 0) {
+			memcpy(out, set->pseudo[w], 16);
+			p->st.cache_hits++;
+			return 0;
+		}
+	}
+	p->st.cache_misses++;
+	if (mm_cryptopan_addr(p->cp, in, out) < 0)
+		return -1;
+	n = fill_way(&p->meta6[i], WAYS6, &p->st.cache_evictions);
+	memcpy(set->addr[n], in, 16);
+	memcpy(set->pseudo[n], out, 16);
+	return 0;
+}
+
+int mm_privacy_addr(struct mm_privacy *p, const uint8_t in[16], uint8_t out[16])
+{
+	if (p->cp == NULL) {
+		memset(out, 0, 16);
+		return -1;
+	}
+	if (p->c4 == NULL) {
+		p->st.cache_misses++;
+		return mm_cryptopan_addr(p->cp, in, out);
+	}
+	return is_v4mapped(in) ? lookup4(p, in, out) : lookup6(p, in, out);
 }
 
 const struct mm_flow *mm_privacy_flow(struct mm_privacy *p, const struct mm_flow *f, struct mm_flow *tmp)
@@ -219,14 +314,15 @@ const struct mm_privacy_stats *mm_privacy_stats(const struct mm_privacy *p)
 	return &p->st;
 }
 
-uint32_t mm_privacy_cache_size(const struct mm_privacy *p)
+uint32_t mm_privacy_cache_size(const struct mm_privacy *p, int af)
 {
-	return p->nsets * WAYS;
+	return af == 6 ? p->n6 * WAYS6 : p->n4 * WAYS4;
 }
 
 size_t mm_privacy_memory(const struct mm_privacy *p)
 {
-	return sizeof(*p) + (size_t)p->nsets * WAYS * sizeof(struct pcache_entry) + p->lpm_bytes;
+	return sizeof(*p) + (size_t)p->n4 * (sizeof(struct set4) + 1) + (size_t)p->n6 * (sizeof(struct set6) + 1) +
+	       p->lpm_bytes;
 }
 
 /* ---- the groups ------------------------------------------------------ */

@@ -42,9 +42,11 @@ struct mm_privacy;
  * New filter.  protect: prefixes whose records are dropped (copied; n may
  * be 0).  cp: the Crypto-PAn instance (borrowed: it must outlive the
  * filter), NULL to keep addresses real.  cache_entries: pseudonyms cached
- * (rounded up to whole 4-way sets), 0 for none.  NULL on no memory.
- * Memory: mm_privacy_memory(), about 36 bytes per cache entry plus 16 KiB
- * and the protected prefixes' trie.
+ * per family (IPv4: rounded up to whole 8-way sets of 8-byte entries;
+ * IPv6: 4-way sets of 32-byte entries; first in, first out within a set),
+ * 0 for none.  NULL on no memory.  Memory: mm_privacy_memory(), about 42
+ * bytes per cache entry (both families) plus 16 KiB and the protected
+ * prefixes' trie.
  */
 struct mm_privacy *mm_privacy_new(const struct mm_prefix *protect, unsigned nprotect, struct mm_cryptopan *cp,
 				  uint32_t cache_entries);
@@ -62,7 +64,8 @@ int mm_privacy_addr(struct mm_privacy *p, const uint8_t in[16], uint8_t out[16])
 int mm_privacy_protected(const struct mm_privacy *p, const uint8_t addr[16]);
 
 const struct mm_privacy_stats *mm_privacy_stats(const struct mm_privacy *p);
-uint32_t mm_privacy_cache_size(const struct mm_privacy *p); /* entries, after rounding */
+/* Cache entries for family af (4 or 6), after rounding. */
+uint32_t mm_privacy_cache_size(const struct mm_privacy *p, int af);
 size_t mm_privacy_memory(const struct mm_privacy *p);
 
 /*

@@ -1,8 +1,8 @@
 /*
  * test_privacy.c - the collector's privacy filter (common/privacy.c):
  * protected prefixes dropped and counted, pseudonyms in every record
- * equal to Crypto-PAn's with and without the cache, the cache's counters
- * and bound, groups mapped so that pseudonyms find their group; and the
+ * equal to Crypto-PAn's with and without the cache, the cache's counters,
+ * bound and first-in-first-out replacement, groups mapped so that pseudonyms find their group; and the
  * key file (common/privacy_key.c): formats, permissions, the daemon set-up
  * and its file:line messages.
  */
@@ -220,8 +220,9 @@ START_TEST(cache_counts_and_bound)
 	uint8_t pool[200][16];
 	uint64_t lookups = 0;
 
-	ck_assert_uint_eq(mm_privacy_cache_size(small), 64);
-	ck_assert_uint_eq(mm_privacy_cache_size(none), 0);
+	ck_assert_uint_eq(mm_privacy_cache_size(small, 4), 64);
+	ck_assert_uint_eq(mm_privacy_cache_size(small, 6), 64);
+	ck_assert_uint_eq(mm_privacy_cache_size(none, 4), 0);
 	for (int i = 0; i < 200; i++)
 		rnd_addr(pool[i], i % 3 != 0);
 	/* 16 addresses, looked up 50 times each: 16 misses, the rest hits */
@@ -234,7 +235,8 @@ START_TEST(cache_counts_and_bound)
 			lookups++;
 		}
 	ck_assert_uint_eq(mm_privacy_stats(small)->cache_misses + mm_privacy_stats(small)->cache_hits, lookups);
-	/* 16 addresses in 16 sets of 4: a set can overflow only with 5+ in one */
+	/* 16 addresses in 8 sets of 8 (IPv4) and 16 of 4 (IPv6): a set
+	 * overflows only when too many fall into it */
 	ck_assert_uint_le(mm_privacy_stats(small)->cache_misses, 16 + 49 * 16);
 	ck_assert_uint_ge(mm_privacy_stats(small)->cache_hits, 40 * 16);
 	/* 200 addresses through 64 entries: evictions, results still right */
@@ -248,37 +250,48 @@ START_TEST(cache_counts_and_bound)
 	ck_assert_uint_gt(mm_privacy_stats(small)->cache_evictions, 0);
 	ck_assert_uint_eq(mm_privacy_stats(none)->cache_hits, 0);
 	ck_assert_uint_eq(mm_privacy_stats(none)->cache_misses, 600);
-	ck_assert_uint_le(mm_privacy_memory(small), mm_privacy_memory(none) + 64 * 40);
+	ck_assert_uint_le(mm_privacy_memory(small), mm_privacy_memory(none) + 64 * 42);
 	mm_privacy_free(small);
 	mm_privacy_free(none);
 	mm_cryptopan_free(cp);
 }
 END_TEST
 
-/* Least recently used: in one set (cache of 4 entries = one set), a fifth
- * address replaces the one used longest ago. */
-START_TEST(cache_lru)
+/* First in, first out within a set: with one set per family (8 ways for
+ * IPv4, 4 for IPv6), the way filled first is the one replaced, even after
+ * a hit on it (a hit writes nothing). */
+START_TEST(cache_fifo)
 {
 	struct mm_cryptopan *cp = mm_cryptopan_new(key);
-	struct mm_privacy *p = mm_privacy_new(NULL, 0, cp, 3); /* rounded up to one set of 4 */
-	uint8_t a[5][16], x[16];
+	struct mm_privacy *p = mm_privacy_new(NULL, 0, cp, 3); /* one set each */
+	uint8_t a[9][16], x[16], y[16];
 
-	ck_assert_uint_eq(mm_privacy_cache_size(p), 4);
-	for (int i = 0; i < 5; i++)
-		rnd_addr(a[i], 1);
-	for (int i = 0; i < 4; i++)
-		mm_privacy_addr(p, a[i], x);
-	mm_privacy_addr(p, a[0], x); /* a[1] is now the oldest */
-	ck_assert_uint_eq(mm_privacy_stats(p)->cache_hits, 1);
-	mm_privacy_addr(p, a[4], x); /* replaces a[1] */
-	ck_assert_uint_eq(mm_privacy_stats(p)->cache_evictions, 1);
-	mm_privacy_addr(p, a[0], x);
-	mm_privacy_addr(p, a[2], x);
-	mm_privacy_addr(p, a[3], x);
-	mm_privacy_addr(p, a[4], x);
-	ck_assert_uint_eq(mm_privacy_stats(p)->cache_hits, 5);
-	mm_privacy_addr(p, a[1], x);
-	ck_assert_uint_eq(mm_privacy_stats(p)->cache_misses, 6);
+	ck_assert_uint_eq(mm_privacy_cache_size(p, 4), 8);
+	ck_assert_uint_eq(mm_privacy_cache_size(p, 6), 4);
+	for (int fam = 4; fam <= 6; fam += 2) {
+		unsigned ways = fam == 4 ? 8 : 4;
+		uint64_t h0 = mm_privacy_stats(p)->cache_hits, m0 = mm_privacy_stats(p)->cache_misses;
+		uint64_t e0 = mm_privacy_stats(p)->cache_evictions;
+
+		for (unsigned i = 0; i <= ways; i++)
+			rnd_addr(a[i], fam == 4);
+		for (unsigned i = 0; i < ways; i++)
+			mm_privacy_addr(p, a[i], x);
+		mm_privacy_addr(p, a[0], x); /* a hit; a[0] is still the oldest */
+		ck_assert_uint_eq(mm_privacy_stats(p)->cache_hits - h0, 1);
+		ck_assert_uint_eq(mm_privacy_stats(p)->cache_evictions - e0, 0);
+		mm_privacy_addr(p, a[ways], x); /* replaces a[0] */
+		ck_assert_uint_eq(mm_privacy_stats(p)->cache_evictions - e0, 1);
+		for (unsigned i = 1; i <= ways; i++) {
+			mm_privacy_addr(p, a[i], x);
+			ck_assert_int_eq(mm_cryptopan_addr(cp, a[i], y), 0);
+			ck_assert_mem_eq(x, y, 16);
+		}
+		ck_assert_uint_eq(mm_privacy_stats(p)->cache_hits - h0, 1 + ways);
+		mm_privacy_addr(p, a[0], x); /* gone: computed again, replacing a[1] */
+		ck_assert_uint_eq(mm_privacy_stats(p)->cache_misses - m0, ways + 2);
+		ck_assert_uint_eq(mm_privacy_stats(p)->cache_evictions - e0, 2);
+	}
 	mm_privacy_free(p);
 	mm_cryptopan_free(cp);
 }
@@ -515,7 +528,7 @@ static Suite *privacy_suite(void)
 	tc = tcase_create("pseudonyms");
 	tcase_add_test(tc, pseudonyms_in_records);
 	tcase_add_test(tc, cache_counts_and_bound);
-	tcase_add_test(tc, cache_lru);
+	tcase_add_test(tc, cache_fifo);
 	tcase_add_test(tc, groups_follow_pseudonyms);
 	tcase_add_test(tc, groups_image_covering_ipv4);
 	suite_add_tcase(s, tc);

@@ -44,6 +44,9 @@
 #     caps at net.core.rmem_max, so keep N <= rmem_max for equal buffers).
 #   MAMORI_ARGS="" (extra collector options)  NFCAPD_ARGS="" (extra nfcapd options)
 #   BENCH_NAME=ingest (the TSV files' names: $BUILD/bench/NAME-runs.tsv, NAME.tsv)
+#   BENCH_PSEUDONYMISE=0  1: mamori runs with [privacy] pseudonymise = yes (a
+#     fresh key) and BENCH_PSEUDONYM_CACHE entries (default 1048576; 0 = no
+#     cache); each run's cache hits and misses are noted on stderr
 # With the defaults it takes about 6 minutes.
 set -eu
 . tests/integration/lib.sh
@@ -99,12 +102,21 @@ fi
 rcvbuf_req=${BENCH_RCVBUF:-}
 mamori_cfg=""
 nfcapd_buf=""
+: >"$MM_TMP/mamori.conf"
 if [ -n "$rcvbuf_req" ]; then
 	mamori_cfg="-c $MM_TMP/mamori.conf"
 	printf '[collector]\nrcvbuf = %s\n' "$rcvbuf_req" >"$MM_TMP/mamori.conf"
 	nfcapd_buf="-B $rcvbuf_req"
 	[ "$rcvbuf_req" -le "$(cat /proc/sys/net/core/rmem_max)" ] ||
 	    note "BENCH_RCVBUF=$rcvbuf_req > net.core.rmem_max: nfcapd gets less than mamori"
+fi
+privacy_cfg=""
+if [ "${BENCH_PSEUDONYMISE:-0}" = 1 ]; then
+	( umask 077 && head -c 32 /dev/urandom >"$MM_TMP/pseudonym.key" )
+	privacy_cfg=$(printf '[privacy]\npseudonymise = yes\nkey_file = %s\ncache_entries = %s\n' \
+	    "$MM_TMP/pseudonym.key" "${BENCH_PSEUDONYM_CACHE:-1048576}")
+	printf '%s\n' "$privacy_cfg" >>"$MM_TMP/mamori.conf"
+	mamori_cfg="-c $MM_TMP/mamori.conf"
 fi
 
 # mamori-redis: the collector as deployed - aggregation into per-host
@@ -113,9 +125,9 @@ fi
 case " $collectors " in
 *" mamori-redis "* | *" mamori-redis-nofast "*)
 	start_redis "$MM_TMP/redis"
-	printf '[collector]\nid = bench\n%s[redis]\nhost = 127.0.0.1\nport = %s\n[window]\nstep = 10\n[group lan]\nprefix = 10.0.0.0/16\n' \
+	printf '[collector]\nid = bench\n%s[redis]\nhost = 127.0.0.1\nport = %s\n[window]\nstep = 10\n[group lan]\nprefix = 10.0.0.0/16\n%s\n' \
 	    "${rcvbuf_req:+rcvbuf = $rcvbuf_req
-}" "$REDIS_PORT" >"$MM_TMP/mamori-redis.conf"
+}" "$REDIS_PORT" "$privacy_cfg" >"$MM_TMP/mamori-redis.conf"
 	{ cat "$MM_TMP/mamori-redis.conf"; printf '[fastpath]\nenabled = no\n'; } >"$MM_TMP/mamori-redis-nofast.conf"
 	;;
 esac
@@ -184,6 +196,8 @@ measure() {
 	mamori | mamori-redis | mamori-redis-nofast)
 		got=$(json_get "$d/stats.json" totals records)
 		own=$(json_get "$d/stats.json" "" kernel_drops)
+		[ -z "$privacy_cfg" ] ||
+		    note "  $c: pseudonym cache hits $(json_get "$d/stats.json" privacy cache_hits) misses $(json_get "$d/stats.json" privacy cache_misses)"
 		;;
 	nfcapd)
 		got=$(nfdump -R "$d/nf" -I 2>/dev/null | awk '/^Flows:/ { s += $2 } END { print s + 0 }')

@@ -73,13 +73,16 @@ int mm_cryptopan_anon(struct mm_cryptopan *cp, const uint8_t *in, uint8_t *out, 
 
 	if (nbits != 32 && nbits != 128)
 		return -1;
-	for (unsigned pos = 0; pos < nbits; pos++)
+	/* do-while: the compiler sees blk written before it is read */
+	unsigned pos = 0;
+	do
 		make_block(cp, in, pos, blk[pos]);
+	while (++pos < nbits);
 	if (aes_blocks(cp, blk[0], enc[0], nbits) < 0) {
 		memset(out, 0, nbytes);
 		return -1;
 	}
-	for (unsigned pos = 0; pos < nbits; pos++)
+	for (pos = 0; pos < nbits; pos++)
 		otp[pos / 8] |= (uint8_t)((enc[pos][0] >> 7) << (7 - pos % 8));
 	for (unsigned i = 0; i < nbytes; i++)
 		out[i] = in[i] ^ otp[i];

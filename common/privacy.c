@@ -11,21 +11,25 @@
 
 /*
  * The cache: two set-associative tables, filled first in, first out within
- * a set so that a hit writes nothing.  Which ways of a set are filled and
- * which goes next is one byte per set, kept apart.
- *  - IPv4: 8-byte entries (address, pseudonym), 8 ways in one 64-byte line,
- *    so a lookup touches one line of a table 8 bytes an entry: most
- *    traffic is IPv4, and a hit is a memory access, not AES.
- *  - IPv6: 32-byte entries, 4 ways: the addresses in one line, their
- *    pseudonyms in the next.
+ * a set so that a hit writes nothing.  A set's meta byte says how many ways
+ * are filled and which goes next.  A hit costs what the memory access
+ * costs, so the layout is about cache lines:
+ *  - IPv4 (most traffic): 7 ways of (address, pseudonym) and the meta byte
+ *    in one 64-byte line: one line per lookup;
+ *  - IPv6: 4 ways of 16-byte addresses in one line, their pseudonyms in the
+ *    next, the meta bytes in an array apart.
+ * mm_privacy_flow prefetches both ends' sets before looking either up, so
+ * the two misses overlap.
  */
-#define WAYS4 8
+#define WAYS4 7
 #define WAYS6 4
 
 struct set4 {
-	uint32_t addr[WAYS4];   /* network order, as stored */
+	_Alignas(64) uint32_t addr[WAYS4]; /* network order, as stored */
 	uint32_t pseudo[WAYS4];
+	uint8_t meta;
 };
+_Static_assert(sizeof(struct set4) == 64, "an IPv4 set is one cache line");
 
 struct set6 {
 	uint8_t addr[WAYS6][16];
@@ -44,7 +48,7 @@ struct mm_privacy {
 	uint8_t maybe4[65536 / 8], maybe6[65536 / 8];
 	struct set4 *c4;               /* n4 sets, 64-byte aligned; NULL: no cache */
 	struct set6 *c6;               /* n6 sets */
-	uint8_t *meta4, *meta6;
+	uint8_t *meta6;
 	uint32_t n4, n6;
 	uint64_t seed[2];              /* keyed set index: a sender cannot aim at one set */
 	size_t lpm_bytes;
@@ -142,10 +146,11 @@ struct mm_privacy *mm_privacy_new(const struct mm_prefix *protect, unsigned npro
 		p->n6 = (cache_entries + WAYS6 - 1) / WAYS6;
 		p->c4 = table_alloc(p->n4, sizeof(struct set4));
 		p->c6 = table_alloc(p->n6, sizeof(struct set6));
-		p->meta4 = calloc(p->n4, 1);
 		p->meta6 = calloc(p->n6, 1);
-		if (p->c4 == NULL || p->c6 == NULL || p->meta4 == NULL || p->meta6 == NULL)
+		if (p->c4 == NULL || p->c6 == NULL || p->meta6 == NULL)
 			goto err;
+		for (uint32_t i = 0; i < p->n4; i++)
+			p->c4[i].meta = 0;
 	}
 	return p;
 err:
@@ -153,25 +158,23 @@ err:
 	return NULL;
 }
 
-/* Real addresses and their pseudonyms: not left in freed memory (only
+/* Real addresses and their pseudonyms are not left in freed memory (only
  * the sets with a filled way were ever written). */
-static void table_free(void *t, const uint8_t *meta, uint32_t n, size_t size)
-{
-	if (t != NULL && meta != NULL)
-		for (uint32_t i = 0; i < n; i++)
-			if (META_FILLED(meta[i]) != 0)
-				memset((char *)t + (size_t)i * size, 0, size);
-	free(t);
-}
-
 void mm_privacy_free(struct mm_privacy *p)
 {
 	if (p == NULL)
 		return;
 	mm_lpm_free(p->protect);
-	table_free(p->c4, p->meta4, p->n4, sizeof(struct set4));
-	table_free(p->c6, p->meta6, p->n6, sizeof(struct set6));
-	free(p->meta4);
+	if (p->c4 != NULL)
+		for (uint32_t i = 0; i < p->n4; i++)
+			if (META_FILLED(p->c4[i].meta) != 0)
+				memset(&p->c4[i], 0, sizeof(p->c4[i]));
+	if (p->c6 != NULL && p->meta6 != NULL)
+		for (uint32_t i = 0; i < p->n6; i++)
+			if (META_FILLED(p->meta6[i]) != 0)
+				memset(&p->c6[i], 0, sizeof(p->c6[i]));
+	free(p->c4);
+	free(p->c6);
 	free(p->meta6);
 	free(p);
 }
@@ -221,16 +224,47 @@ static inline unsigned fill_way(uint8_t *meta, unsigned ways, uint64_t *eviction
 	return w;
 }
 
-static int lookup4(struct mm_privacy *p, const uint8_t in[16], uint8_t out[16])
+static inline uint32_t index4(const struct mm_privacy *p, const uint8_t in[16])
 {
-	uint32_t a, ps, i;
-	struct set4 *set;
-	unsigned n;
+	uint32_t a;
 
 	memcpy(&a, in + 12, 4);
-	i = reduce(((uint64_t)a ^ p->seed[0]) * 0x9e3779b97f4a7c15ull, p->n4);
-	set = &p->c4[i];
-	n = META_FILLED(p->meta4[i]);
+	return reduce(((uint64_t)a ^ p->seed[0]) * 0x9e3779b97f4a7c15ull, p->n4);
+}
+
+static inline uint32_t index6(const struct mm_privacy *p, const uint8_t in[16])
+{
+	uint64_t lo, hi;
+
+	memcpy(&lo, in, 8);
+	memcpy(&hi, in + 8, 8);
+	return reduce(((lo ^ p->seed[0]) * 0x9e3779b97f4a7c15ull ^ hi ^ p->seed[1]) * 0xc2b2ae3d27d4eb4full, p->n6);
+}
+
+/* The set `in` looks in: its index, its lines fetched ahead. */
+static inline uint32_t prefetch(const struct mm_privacy *p, const uint8_t in[16])
+{
+	uint32_t i;
+
+	if (is_v4mapped(in)) {
+		i = index4(p, in);
+		__builtin_prefetch(&p->c4[i]);
+	} else {
+		i = index6(p, in);
+		__builtin_prefetch(&p->c6[i]);
+		__builtin_prefetch((const char *)&p->c6[i] + 64);
+		__builtin_prefetch(&p->meta6[i]);
+	}
+	return i;
+}
+
+static int lookup4(struct mm_privacy *p, const uint8_t in[16], uint8_t out[16], uint32_t i)
+{
+	uint32_t a, ps;
+	struct set4 *set = &p->c4[i];
+	unsigned n = META_FILLED(set->meta);
+
+	memcpy(&a, in + 12, 4);
 	for (unsigned w = 0; w < n; w++) {
 		if (set->addr[w] == a) {
 			memcpy(out, in, 12);
@@ -243,24 +277,17 @@ static int lookup4(struct mm_privacy *p, const uint8_t in[16], uint8_t out[16])
 	if (mm_cryptopan_addr(p->cp, in, out) < 0)
 		return -1;
 	memcpy(&ps, out + 12, 4);
-	n = fill_way(&p->meta4[i], WAYS4, &p->st.cache_evictions);
+	n = fill_way(&set->meta, WAYS4, &p->st.cache_evictions);
 	set->addr[n] = a;
 	set->pseudo[n] = ps;
 	return 0;
 }
 
-static int lookup6(struct mm_privacy *p, const uint8_t in[16], uint8_t out[16])
+static int lookup6(struct mm_privacy *p, const uint8_t in[16], uint8_t out[16], uint32_t i)
 {
-	uint64_t lo, hi;
-	struct set6 *set;
-	uint32_t i;
-	unsigned n;
+	struct set6 *set = &p->c6[i];
+	unsigned n = META_FILLED(p->meta6[i]);
 
-	memcpy(&lo, in, 8);
-	memcpy(&hi, in + 8, 8);
-	i = reduce(((lo ^ p->seed[0]) * 0x9e3779b97f4a7c15ull ^ hi ^ p->seed[1]) * 0xc2b2ae3d27d4eb4full, p->n6);
-	set = &p->c6[i];
-	n = META_FILLED(p->meta6[i]);
 	for (unsigned w = 0; w < n; w++) {
 		if (memcmp(set->addr[w], in, 16) == 0) {
 			memcpy(out, set->pseudo[w], 16);
@@ -277,17 +304,23 @@ static int lookup6(struct mm_privacy *p, const uint8_t in[16], uint8_t out[16])
 	return 0;
 }
 
+/* One address, its set index (from prefetch) known. */
+static inline int lookup(struct mm_privacy *p, const uint8_t in[16], uint8_t out[16], uint32_t i)
+{
+	if (p->c4 == NULL) {
+		p->st.cache_misses++;
+		return mm_cryptopan_addr(p->cp, in, out);
+	}
+	return is_v4mapped(in) ? lookup4(p, in, out, i) : lookup6(p, in, out, i);
+}
+
 int mm_privacy_addr(struct mm_privacy *p, const uint8_t in[16], uint8_t out[16])
 {
 	if (p->cp == NULL) {
 		memset(out, 0, 16);
 		return -1;
 	}
-	if (p->c4 == NULL) {
-		p->st.cache_misses++;
-		return mm_cryptopan_addr(p->cp, in, out);
-	}
-	return is_v4mapped(in) ? lookup4(p, in, out) : lookup6(p, in, out);
+	return lookup(p, in, out, p->c4 != NULL ? prefetch(p, in) : 0);
 }
 
 const struct mm_flow *mm_privacy_flow(struct mm_privacy *p, const struct mm_flow *f, struct mm_flow *tmp)
@@ -300,8 +333,10 @@ const struct mm_flow *mm_privacy_flow(struct mm_privacy *p, const struct mm_flow
 	/* af 0: the record has no addresses (zeros) to hide */
 	if (p->cp == NULL || f->af == 0)
 		return f;
+	/* both ends' sets asked for before either is needed */
+	uint32_t si = p->c4 != NULL ? prefetch(p, f->src_addr) : 0, di = p->c4 != NULL ? prefetch(p, f->dst_addr) : 0;
 	*tmp = *f;
-	if (mm_privacy_addr(p, f->src_addr, tmp->src_addr) < 0 || mm_privacy_addr(p, f->dst_addr, tmp->dst_addr) < 0) {
+	if (lookup(p, f->src_addr, tmp->src_addr, si) < 0 || lookup(p, f->dst_addr, tmp->dst_addr, di) < 0) {
 		p->st.errors++;
 		return NULL;
 	}
@@ -321,7 +356,7 @@ uint32_t mm_privacy_cache_size(const struct mm_privacy *p, int af)
 
 size_t mm_privacy_memory(const struct mm_privacy *p)
 {
-	return sizeof(*p) + (size_t)p->n4 * (sizeof(struct set4) + 1) + (size_t)p->n6 * (sizeof(struct set6) + 1) +
+	return sizeof(*p) + (size_t)p->n4 * sizeof(struct set4) + (size_t)p->n6 * (sizeof(struct set6) + 1) +
 	       p->lpm_bytes;
 }
 

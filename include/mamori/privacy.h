@@ -42,11 +42,11 @@ struct mm_privacy;
  * New filter.  protect: prefixes whose records are dropped (copied; n may
  * be 0).  cp: the Crypto-PAn instance (borrowed: it must outlive the
  * filter), NULL to keep addresses real.  cache_entries: pseudonyms cached
- * per family (IPv4: rounded up to whole 8-way sets of 8-byte entries;
- * IPv6: 4-way sets of 32-byte entries; first in, first out within a set),
- * 0 for none.  NULL on no memory.  Memory: mm_privacy_memory(), about 42
- * bytes per cache entry (both families) plus 16 KiB and the protected
- * prefixes' trie.
+ * per family (IPv4: rounded up to whole 7-way sets, one 64-byte line
+ * each; IPv6: 4-way sets of 32-byte entries; first in, first out within a
+ * set), 0 for none.  NULL on no memory.  Memory: mm_privacy_memory(),
+ * about 42 bytes per cache entry (both families) plus 16 KiB and the
+ * protected prefixes' trie.
  */
 struct mm_privacy *mm_privacy_new(const struct mm_prefix *protect, unsigned nprotect, struct mm_cryptopan *cp,
 				  uint32_t cache_entries);

@@ -156,7 +156,9 @@ static void warn_denied(struct collector *c, const uint8_t src[16], uint16_t spo
 	mm_warnx("%s port %u: not an allowed exporter (no [exporter] section covers it): dropped a %zu-byte "
 		 "datagram starting %s%s",
 		 mm_addr_str(src, addr, sizeof(addr)), sport, len,
-		 mm_sanitize_hex(payload, len, REJECT_SAMPLE, hex, sizeof(hex)), more);
+		 c->cp != NULL ? "(not shown: addresses are pseudonymised)"
+			       : mm_sanitize_hex(payload, len, REJECT_SAMPLE, hex, sizeof(hex)),
+		 more);
 }
 
 static int pipeline_start(struct collector *c, uint64_t now_ms);
@@ -518,7 +520,45 @@ static const struct mm_config_field collector_fixed[] = {
 	MM_CONFIG_FIELD("[fastpath] check_ms", fast_check_ms),
 	MM_CONFIG_FIELD("[fastpath] stream", fast_stream),
 	MM_CONFIG_FIELD("[fastpath] stream_maxlen", fast_stream_maxlen),
+	/* the key was read before the privileges were given up; the cache
+	 * sizes memory */
+	MM_CONFIG_FIELD("[privacy] pseudonymise", pseudonymise),
+	MM_CONFIG_FIELD("[privacy] key_file", privacy_key_file),
+	MM_CONFIG_FIELD("[privacy] cache_entries", pseudonym_cache),
 };
+
+/* [privacy] for a reload, prepared apart (nothing running changes): next's
+ * groups mapped through the running key, its protected prefixes built. */
+static int privacy_prepare(struct collector *c, struct mm_config *next, struct mm_protect **prot,
+			   struct mm_privacy **fresh)
+{
+	char err[1024];
+
+	if (c->cp != NULL && mm_privacy_map_groups(next, c->cp, err, sizeof(err)) < 0) {
+		mm_warnx("reload: %s", err);
+		return -1;
+	}
+	if (c->priv != NULL)
+		*prot = mm_protect_new(next->protect, next->nprotect);
+	else if (next->nprotect > 0)
+		*fresh = mm_privacy_new(next->protect, next->nprotect, NULL, 0);
+	if ((c->priv != NULL && *prot == NULL) || (c->priv == NULL && next->nprotect > 0 && *fresh == NULL)) {
+		mm_warnx("reload: cannot set up the protected prefixes (out of memory)");
+		return -1;
+	}
+	return 0;
+}
+
+/* ... and put in place (cannot fail); *prot gets the old set to free. */
+static void privacy_install(struct collector *c, struct mm_protect **prot, struct mm_privacy **fresh)
+{
+	if (*prot != NULL)
+		mm_privacy_swap_protect(c->priv, prot);
+	if (*fresh != NULL) {
+		c->priv = *fresh;
+		*fresh = NULL;
+	}
+}
 
 /* A metrics server for next's address: the running one when it stays,
  * a new one when it moves (*fresh = 1), NULL when there is none. */
@@ -540,6 +580,8 @@ static void reload_config(struct collector *c)
 {
 	struct mm_config next, old;
 	struct mm_metrics *m = NULL;
+	struct mm_protect *prot = NULL;
+	struct mm_privacy *fresh_priv = NULL;
 	const struct mm_listen *ls;
 	unsigned nls, added = 0, removed = 0;
 	int fresh = 0;
@@ -555,6 +597,8 @@ static void reload_config(struct collector *c)
 		return;
 	}
 	mm_reload_keep(&next, &c->cfg, collector_fixed, sizeof(collector_fixed) / sizeof(collector_fixed[0]));
+	if (privacy_prepare(c, &next, &prot, &fresh_priv) < 0)
+		goto refused;
 	ls = c->o.nlisten > 0 ? c->o.listen : next.listen; /* --listen stays in force */
 	nls = c->o.nlisten > 0 ? c->o.nlisten : next.nlisten;
 	if (c->intake == NULL)
@@ -583,6 +627,8 @@ static void reload_config(struct collector *c)
 		c->cfg.nlisten = c->o.nlisten;
 	}
 	mm_exporters_reconfigure(c->exps, &c->cfg);
+	privacy_install(c, &prot, &fresh_priv);
+	mm_protect_free(prot);
 	if (c->pipe != NULL)
 		mm_pipeline_reconfigured(c->pipe);
 	if (m != c->metrics) {
@@ -598,6 +644,8 @@ static void reload_config(struct collector *c)
 refused:
 	if (fresh)
 		mm_metrics_free(m);
+	mm_protect_free(prot);
+	mm_privacy_free(fresh_priv);
 	mm_config_free(&next);
 	mm_warnx("reload: %s could not be applied; keeping the running configuration", c->cfg.path);
 	mm_reload_done(&c->reload, c->cfg.path, 0);

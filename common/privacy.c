@@ -39,19 +39,24 @@ struct set6 {
 #define META_FILLED(m) ((unsigned)(m) >> 4) /* ways in use */
 #define META_NEXT(m) ((unsigned)(m) & 15)   /* the way a full set replaces next */
 
-struct mm_privacy {
-	struct mm_cryptopan *cp;       /* borrowed; NULL: addresses stay real */
-	struct mm_lpm *protect;        /* NULL: nothing protected */
+/* The protected prefixes. */
+struct mm_protect {
+	struct mm_lpm *lpm;            /* NULL: nothing protected */
 	/* "Maybe protected" by the top 16 bits: an IPv4-mapped address by its
 	 * IPv4 address's, any other by its own.  A clear bit answers without
 	 * the trie (~100 node steps for an IPv4-mapped address). */
 	uint8_t maybe4[65536 / 8], maybe6[65536 / 8];
+	size_t bytes;
+};
+
+struct mm_privacy {
+	struct mm_cryptopan *cp;       /* borrowed; NULL: addresses stay real */
+	struct mm_protect *prot;       /* never NULL */
 	struct set4 *c4;               /* n4 sets, 64-byte aligned; NULL: no cache */
 	struct set6 *c6;               /* n6 sets */
 	uint8_t *meta6;
 	uint32_t n4, n6;
 	uint64_t seed[2];              /* keyed set index: a sender cannot aim at one set */
-	size_t lpm_bytes;
 	struct mm_privacy_stats st;
 };
 
@@ -110,6 +115,46 @@ static void *table_alloc(uint32_t n, size_t size)
 	return t;
 }
 
+struct mm_protect *mm_protect_new(const struct mm_prefix *protect, unsigned n)
+{
+	struct mm_protect *pr = calloc(1, sizeof(*pr));
+
+	if (pr == NULL)
+		return NULL;
+	if (n > 0 && (pr->lpm = mm_lpm_new()) == NULL)
+		goto err;
+	for (unsigned i = 0; i < n; i++) {
+		const struct mm_prefix *q = &protect[i];
+
+		if (mm_lpm_insert(pr->lpm, q, 1) < 0)
+			goto err;
+		pr->bytes += 12u * q->len; /* at most, prefix.h */
+		if (holds_v4(q))
+			mark(pr->maybe4, (unsigned)q->addr[12] << 8 | q->addr[13], q->len > 96 ? q->len - 96u : 0);
+		mark(pr->maybe6, (unsigned)q->addr[0] << 8 | q->addr[1], q->len);
+	}
+	return pr;
+err:
+	mm_protect_free(pr);
+	return NULL;
+}
+
+void mm_protect_free(struct mm_protect *pr)
+{
+	if (pr == NULL)
+		return;
+	mm_lpm_free(pr->lpm);
+	free(pr);
+}
+
+void mm_privacy_swap_protect(struct mm_privacy *p, struct mm_protect **pr)
+{
+	struct mm_protect *old = p->prot;
+
+	p->prot = *pr;
+	*pr = old;
+}
+
 struct mm_privacy *mm_privacy_new(const struct mm_prefix *protect, unsigned nprotect, struct mm_cryptopan *cp,
 				  uint32_t cache_entries)
 {
@@ -118,21 +163,8 @@ struct mm_privacy *mm_privacy_new(const struct mm_prefix *protect, unsigned npro
 	if (p == NULL)
 		return NULL;
 	p->cp = cp;
-	if (nprotect > 0) {
-		p->protect = mm_lpm_new();
-		if (p->protect == NULL)
-			goto err;
-	}
-	for (unsigned i = 0; i < nprotect; i++) {
-		const struct mm_prefix *q = &protect[i];
-
-		if (mm_lpm_insert(p->protect, q, 1) < 0)
-			goto err;
-		p->lpm_bytes += 12u * q->len; /* at most, prefix.h */
-		if (holds_v4(q))
-			mark(p->maybe4, (unsigned)q->addr[12] << 8 | q->addr[13], q->len > 96 ? q->len - 96u : 0);
-		mark(p->maybe6, (unsigned)q->addr[0] << 8 | q->addr[1], q->len);
-	}
+	if ((p->prot = mm_protect_new(protect, nprotect)) == NULL)
+		goto err;
 	if (cp != NULL && cache_entries > 0) {
 		/* A secret the key alone gives: the pseudonym of a fixed string. */
 		static const uint8_t probe[16] = { 'm', 'a', 'm', 'o', 'r', 'i', ' ', 'c',
@@ -164,7 +196,7 @@ void mm_privacy_free(struct mm_privacy *p)
 {
 	if (p == NULL)
 		return;
-	mm_lpm_free(p->protect);
+	mm_protect_free(p->prot);
 	if (p->c4 != NULL)
 		for (uint32_t i = 0; i < p->n4; i++)
 			if (META_FILLED(p->c4[i].meta) != 0)
@@ -181,15 +213,16 @@ void mm_privacy_free(struct mm_privacy *p)
 
 int mm_privacy_protected(const struct mm_privacy *p, const uint8_t addr[16])
 {
+	const struct mm_protect *pr = p->prot;
 	int maybe;
 
-	if (p->protect == NULL)
+	if (pr->lpm == NULL)
 		return 0;
 	if (is_v4mapped(addr))
-		maybe = marked(p->maybe4, (unsigned)addr[12] << 8 | addr[13]);
+		maybe = marked(pr->maybe4, (unsigned)addr[12] << 8 | addr[13]);
 	else
-		maybe = marked(p->maybe6, (unsigned)addr[0] << 8 | addr[1]);
-	return maybe && mm_lpm_lookup(p->protect, addr) >= 0;
+		maybe = marked(pr->maybe6, (unsigned)addr[0] << 8 | addr[1]);
+	return maybe && mm_lpm_lookup(pr->lpm, addr) >= 0;
 }
 
 static inline uint64_t load64(const uint8_t *b)
@@ -326,7 +359,7 @@ int mm_privacy_addr(struct mm_privacy *p, const uint8_t in[16], uint8_t out[16])
 const struct mm_flow *mm_privacy_flow(struct mm_privacy *p, const struct mm_flow *f, struct mm_flow *tmp)
 {
 	p->st.records++;
-	if (p->protect != NULL && (mm_privacy_protected(p, f->src_addr) || mm_privacy_protected(p, f->dst_addr))) {
+	if (p->prot->lpm != NULL && (mm_privacy_protected(p, f->src_addr) || mm_privacy_protected(p, f->dst_addr))) {
 		p->st.dropped++;
 		return NULL;
 	}
@@ -357,7 +390,7 @@ uint32_t mm_privacy_cache_size(const struct mm_privacy *p, int af)
 size_t mm_privacy_memory(const struct mm_privacy *p)
 {
 	return sizeof(*p) + (size_t)p->n4 * sizeof(struct set4) + (size_t)p->n6 * (sizeof(struct set6) + 1) +
-	       p->lpm_bytes;
+	       sizeof(*p->prot) + p->prot->bytes;
 }
 
 /* ---- the groups ------------------------------------------------------ */

@@ -70,6 +70,7 @@ struct idx_slot {
 struct det {
 	struct opts o;
 	struct mm_config cfg;
+	struct mm_cryptopan *cp;      /* [privacy] pseudonymise: maps the groups, at start and on reload */
 	char id[MM_NAME_MAX];
 	struct event_base *base;
 	struct mm_alert_outputs *out;
@@ -871,6 +872,9 @@ static const struct mm_config_field detector_fixed[] = {
 	MM_CONFIG_FIELD("[fastpath] interval_ms", fast_interval_ms),
 	MM_CONFIG_FIELD("[fastpath] stream", fast_stream),
 	MM_CONFIG_FIELD("[fastpath] poll_ms", fast_poll_ms),
+	/* the key was read before the privileges were given up */
+	MM_CONFIG_FIELD("[privacy] pseudonymise", pseudonymise),
+	MM_CONFIG_FIELD("[privacy] key_file", privacy_key_file),
 };
 
 /* [alerts] from stream to hook_min_tier, as laid out in struct mm_config. */
@@ -895,7 +899,7 @@ static void reload_config(struct det *x)
 	struct mm_metrics *m = NULL;
 	struct mm_alert_outputs *out = NULL;
 	int fresh = 0;
-	char err[256];
+	char err[256], perr[1024];
 
 	mm_info("SIGHUP: reloading %s", x->o.conf);
 	if (mm_reload_load(x->o.conf, &next) < 0) {
@@ -903,6 +907,11 @@ static void reload_config(struct det *x)
 		return;
 	}
 	mm_reload_keep(&next, &x->cfg, detector_fixed, sizeof(detector_fixed) / sizeof(detector_fixed[0]));
+	/* the new groups, written in real addresses, as the collectors see them */
+	if (x->cp != NULL && mm_privacy_map_groups(&next, x->cp, perr, sizeof(perr)) < 0) {
+		mm_warnx("reload: %s", perr);
+		goto refused;
+	}
 	if (metrics_for(x, &next.detector_metrics, &m, &fresh) < 0)
 		goto refused;
 	if (alerts_differ(&next, &x->cfg) &&
@@ -1035,26 +1044,26 @@ int main(int argc, char **argv)
 		free(x);
 		return 1;
 	}
+	/* -t -v prints the groups as written, before they are mapped */
+	if (x->o.check && x->o.verbose)
+		mm_config_print(&x->cfg, stdout);
 	{
 		/* pseudonymise = yes: the groups, written in real addresses, are
-		 * mapped through the key to match what the collectors write; the
-		 * key is not kept. */
-		struct mm_cryptopan *cp;
+		 * mapped through the key to match what the collectors write (the
+		 * key file checked, -t too); the key stays in memory for reloads */
 		char perr[1024];
 
-		if (mm_privacy_setup(&x->cfg, &cp, perr, sizeof(perr)) < 0) {
+		if (mm_privacy_setup(&x->cfg, &x->cp, perr, sizeof(perr)) < 0) {
 			fprintf(stderr, PROG ": %s\n", perr);
 			mm_config_free(&x->cfg);
 			free(x);
 			return 1;
 		}
-		mm_cryptopan_free(cp);
 	}
 	if (x->o.check) {
-		if (x->o.verbose)
-			mm_config_print(&x->cfg, stdout);
-		else
+		if (!x->o.verbose)
 			printf("%s: configuration OK\n", x->o.conf);
+		mm_cryptopan_free(x->cp);
 		mm_config_free(&x->cfg);
 		free(x);
 		return 0;
@@ -1180,6 +1189,7 @@ int main(int argc, char **argv)
 	for (uint32_t i = 0; x->idx != NULL && i < x->nidx; i++)
 		free(x->idx[i].a);
 	free(x->idx);
+	mm_cryptopan_free(x->cp);
 	mm_config_free(&x->cfg);
 	free(x);
 	return rc;

@@ -52,6 +52,18 @@ struct mm_privacy *mm_privacy_new(const struct mm_prefix *protect, unsigned npro
 				  uint32_t cache_entries);
 void mm_privacy_free(struct mm_privacy *p);
 
+/*
+ * New protected prefixes for a running filter (a reload): built apart with
+ * mm_protect_new (NULL on no memory; n may be 0: nothing protected), then
+ * put in place with mm_privacy_swap_protect, which cannot fail and hands
+ * back the old set in *pr for mm_protect_free.  The cache and the
+ * counters stay.
+ */
+struct mm_protect;
+struct mm_protect *mm_protect_new(const struct mm_prefix *protect, unsigned n);
+void mm_protect_free(struct mm_protect *pr);
+void mm_privacy_swap_protect(struct mm_privacy *p, struct mm_protect **pr);
+
 /* The record as it may leave the collector: NULL when it is dropped,
  * `f` itself when nothing changes, else `tmp` holding a copy with the
  * pseudonyms.  No allocation. */

@@ -30,7 +30,11 @@
 #      stream_retention), except mm:schema, the one key documented as
 #      configuration (docs/redis-schema.md);
 #   5. the key file: group- or world-readable, the collector and the
-#      detector refuse to start (-t too), naming the file and line.
+#      detector refuse to start (-t too), naming the file and line;
+#   6. SIGHUP with pseudonyms on (a live collector fed by mamori-gen): a
+#      group prefix added is mapped through the running key, so its hosts
+#      turn up as monitored pseudonyms; a protected prefix added is dropped
+#      from then on; the detector accepts the same file.
 set -eu
 . tests/integration/lib.sh
 t_begin=$(date +%s)
@@ -264,5 +268,74 @@ st=0
 [ "$st" -ne 0 ] && grep -q 'mode 0644' "$MM_TMP/perm.err" || fail "collector started with a key file of mode 0644"
 chmod 600 "$KEY"
 note "  ok: $(head -n 1 "$MM_TMP/perm.err")"
+
+note "== 6. SIGHUP: new groups mapped, new protected prefixes dropped"
+P=$(free_port)
+live() { # live EXTRA_GROUP_PREFIX EXTRA_PROTECT
+	cat >"$MM_TMP/live.conf" <<EOF
+[collector]
+id = c1
+listen = 127.0.0.1:$P
+[redis]
+host = 127.0.0.1
+port = $REDIS_PORT
+db = 2
+[window]
+step = 1
+late_steps = 1
+retention = 60
+max_external = 0
+[group lan]
+prefix = 10.0.0.0/24
+$1
+[privacy]
+pseudonymise = yes
+key_file = $KEY
+$2
+EOF
+}
+live "" ""
+"$COL" --allow-root -f -c "$MM_TMP/live.conf" 2>"$MM_TMP/live.log" &
+col=$!
+track_pid "$col"
+wait_udp_bound "$P" 10 || fail "live collector did not bind $P: $(tail -n 3 "$MM_TMP/live.log")"
+# 10.0.1.0/24's hosts and 10.0.0.128/25's, as pseudonyms
+G1=$("$CLI" -c "$MM_TMP/on.conf" anon --reason "test_privacy: reload" 10.0.1.0/24 | cut -d' ' -f2 | sed 's|0/24$||')
+H25=$("$CLI" -c "$MM_TMP/on.conf" anon --reason "test_privacy: reload" 10.0.0.128/25 | cut -d' ' -f2)
+send() { "$GEN" -f v9 -s "$1" --hosts 300 --prefix 10.0.0.0/16 --step-rate 3000 --duration 2 \
+	--send "127.0.0.1:$P" 2>>"$MM_TMP/send.log" || fail "mamori-gen --send"; }
+hostkeys() { R -n 2 --scan --pattern 'mm:h:{*' | sed 's/^mm:h:{\([^}]*\)}.*/\1/' | sort -u; }
+send 1
+seen() { hostkeys | grep -q .; }
+wait_for 15 seen || fail "no host windows from the live collector"
+hostkeys | grep -qF "$G1" && fail "10.0.1.0/24 (as $G1*) monitored before it was a group"
+# every step of the first traffic closed and written (no host in an open step)
+idle() {
+	kill -USR1 "$col"
+	sleep 0.2
+	grep 'windows:' "$MM_TMP/live.log" | tail -n 1 | grep -q 'windows: hosts 0 external 0 .* steps_pending 0 '
+}
+wait_for 15 idle || fail "the first traffic's steps were not written: $(grep 'windows:' "$MM_TMP/live.log" | tail -n 1)"
+live "prefix = 10.0.1.0/24" "protect = 10.0.0.128/25"
+"$DET" --allow-root -t -c "$MM_TMP/live.conf" >/dev/null 2>&1 || fail "the detector refuses the reloaded file"
+kill -HUP "$col"
+wait_for 10 grep -q "reload: $MM_TMP/live.conf applied" "$MM_TMP/live.log" ||
+	fail "reload not applied: $(grep reload "$MM_TMP/live.log")"
+R -n 2 flushdb >/dev/null
+send 2
+g1() { hostkeys | grep -qF "$G1"; }
+wait_for 15 g1 || fail "after the reload, no host of the new group 10.0.1.0/24 (as $G1*) is monitored"
+kill -USR1 "$col"
+dropped() { grep 'privacy: records' "$MM_TMP/live.log" | tail -n 1 | grep -qv 'privacy_dropped 0 '; }
+wait_for 10 dropped || fail "the protected prefix added by the reload drops nothing"
+# nothing of 10.0.0.128/25 (as $H25) written since
+in25=$(hostkeys | awk -v p="$H25" 'BEGIN { split(p, a, "[./]"); lo = a[4] } { split($0, b, ".") }
+	b[1] "." b[2] "." b[3] == a[1] "." a[2] "." a[3] && b[4] >= lo && b[4] < lo + 128' | head -n 3)
+[ -z "$in25" ] || fail "hosts of the protected 10.0.0.128/25 ($H25) stored after the reload: $in25"
+st=0
+stop_pid "$col" 20 || st=$?
+[ "$st" = 0 ] || fail "live collector exit status $st"
+grep -q 'could not be applied' "$MM_TMP/live.log" && fail "a reload was refused: $(grep reload "$MM_TMP/live.log")"
+note "  ok: after SIGHUP 10.0.1.0/24 is monitored as ${G1}x, $H25 dropped"
 note "time: generator $((t_gen - t_begin))s, off $((t_off - t_gen))s, on $((t_on - t_off))s, total $(($(date +%s) - t_begin))s"
 note "ok"

@@ -168,6 +168,32 @@ START_TEST(protected_random)
 }
 END_TEST
 
+/* A reload's new set: put in place at once, the old one handed back, the
+ * counters (and the cache) kept. */
+START_TEST(protected_swapped)
+{
+	const struct mm_prefix first = P("10.1.0.0/16"), second[2] = { P("10.2.0.0/16"), P("2001:db8::/32") };
+	struct mm_privacy *p = mm_privacy_new(&first, 1, NULL, 0);
+	struct mm_protect *next = mm_protect_new(second, 2), *none = mm_protect_new(NULL, 0);
+	struct mm_flow a = flow("10.1.0.1", "198.51.100.1"), b = flow("10.2.0.1", "198.51.100.1"), tmp;
+
+	ck_assert_ptr_nonnull(next);
+	ck_assert_ptr_nonnull(none);
+	ck_assert_ptr_null(mm_privacy_flow(p, &a, &tmp));
+	ck_assert_ptr_eq(mm_privacy_flow(p, &b, &tmp), &b);
+	mm_privacy_swap_protect(p, &next); /* next: the old set now */
+	ck_assert_ptr_eq(mm_privacy_flow(p, &a, &tmp), &a);
+	ck_assert_ptr_null(mm_privacy_flow(p, &b, &tmp));
+	ck_assert_uint_eq(mm_privacy_stats(p)->records, 4);
+	ck_assert_uint_eq(mm_privacy_stats(p)->dropped, 2);
+	mm_protect_free(next);
+	mm_privacy_swap_protect(p, &none); /* nothing protected */
+	ck_assert_ptr_eq(mm_privacy_flow(p, &b, &tmp), &b);
+	mm_protect_free(none);
+	mm_privacy_free(p);
+}
+END_TEST
+
 /* ---- pseudonyms ------------------------------------------------------ */
 
 START_TEST(pseudonyms_in_records)
@@ -524,6 +550,7 @@ static Suite *privacy_suite(void)
 	tcase_add_test(tc, protected_dropped);
 	tcase_add_test(tc, protected_everything_and_nothing);
 	tcase_add_test(tc, protected_random);
+	tcase_add_test(tc, protected_swapped);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("pseudonyms");
 	tcase_add_test(tc, pseudonyms_in_records);

@@ -337,5 +337,9 @@ stop_pid "$col" 20 || st=$?
 [ "$st" = 0 ] || fail "live collector exit status $st"
 grep -q 'could not be applied' "$MM_TMP/live.log" && fail "a reload was refused: $(grep reload "$MM_TMP/live.log")"
 note "  ok: after SIGHUP 10.0.1.0/24 is monitored as ${G1}x, $H25 dropped"
+# under build-san: a sanitizer report anywhere fails the test
+if grep -l -e 'runtime error' -e 'Sanitizer' "$MM_TMP"/*.log "$MM_TMP"/*.err 2>/dev/null; then
+	fail "sanitizer reports in the logs above"
+fi
 note "time: generator $((t_gen - t_begin))s, off $((t_off - t_gen))s, on $((t_on - t_off))s, total $(($(date +%s) - t_begin))s"
 note "ok"

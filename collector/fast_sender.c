@@ -1,6 +1,8 @@
 /*
  * fast_sender.c - crossings of the fast path to a Redis stream
- * (fast_sender.h): I/O only, the format is fastpath.c's.
+ * (fast_sender.h): I/O only, the format is fastpath.c's.  The stream
+ * keeps [window] retention: EXPIRE after each entry, entries older than
+ * that trimmed (docs/redis-schema.md, docs/privacy.md).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -67,15 +69,42 @@ static void handshake_cb(redisAsyncContext *ac, void *r, void *priv)
 		mm_warnx("fast path: redis refused the handshake: %s", rep->str);
 }
 
-static void xadd_cb(redisAsyncContext *ac, void *r, void *priv)
+static int command(struct mm_fast_sender *s, redisCallbackFn *fn, int argc, const char **argv, const size_t *lens);
+
+/* EXPIRE and XTRIM replies: an error is logged (a user without the
+ * commands, docs/redis-schema.md), nothing else depends on them. */
+static void retention_cb(redisAsyncContext *ac, void *r, void *priv)
 {
 	struct mm_fast_sender *s = priv;
 	const redisReply *rep = r;
 
 	(void)ac;
 	s->pending--;
+	if (rep != NULL && rep->type == REDIS_REPLY_ERROR)
+		mm_warnx("fast path: the stream's retention refused: %s", rep->str);
+}
+
+/* Retention (docs/privacy.md): the entry's id is the Redis server's clock,
+ * so what is older than [window] retention by that clock is trimmed
+ * (exact MINID, Redis >= 6.2), whatever the collector's own clock says. */
+static void xadd_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct mm_fast_sender *s = priv;
+	const redisReply *rep = r;
+	unsigned long long ms;
+
+	s->pending--;
 	if (rep != NULL && rep->type == REDIS_REPLY_STRING) {
 		s->st.added++;
+		unsigned long long keep = (unsigned long long)s->cfg->retention_s * 1000u;
+
+		if (s->ac == ac && sscanf(rep->str, "%llu-", &ms) == 1 && ms > keep) {
+			char minid[32];
+			const char *t[4] = { "XTRIM", s->cfg->fast_stream, "MINID", minid };
+
+			snprintf(minid, sizeof(minid), "%llu", ms - keep);
+			command(s, retention_cb, 4, t, NULL);
+		}
 	} else {
 		s->st.failed++;
 		if (rep != NULL && rep->type == REDIS_REPLY_ERROR)
@@ -188,6 +217,13 @@ void mm_fast_sender_send(void *sender, const struct mm_fast_event *e)
 		return;
 	}
 	s->st.sent++;
+	/* an idle stream goes once its newest crossing is past the retention
+	 * (read each time: a reload may change it) */
+	char ttl[24];
+	const char *x[3] = { "EXPIRE", s->cfg->fast_stream, ttl };
+
+	snprintf(ttl, sizeof(ttl), "%" PRIu32, s->cfg->retention_s);
+	command(s, retention_cb, 3, x, NULL);
 }
 
 size_t mm_fast_sender_pending(const struct mm_fast_sender *s)

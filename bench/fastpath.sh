@@ -27,6 +27,7 @@
 # FORMAT (v9) for part 2; BENCH_ONLY=ingest|delay.  About 4 + 3 minutes.
 set -eu
 . tests/integration/lib.sh
+. tools/fastnetmon.sh
 only=${BENCH_ONLY:-}
 outdir=$BUILD/bench
 mkdir -p "$outdir"
@@ -87,66 +88,7 @@ ceiling_syn_pps = 20000
 ceiling_amp_pps = 20000
 EOC
 
-echo 10.0.0.0/16 >"$MM_TMP/fnm-networks.txt"
-: >"$MM_TMP/fnm-whitelist.txt"
-cat >"$MM_TMP/fnm-notify.sh" <<EOS
-#!/bin/sh
-t=\$(date +%s.%N)
-printf '%s %s %s %s %s\n' "\$t" "\$1" "\$2" "\$3" "\$4" >>"$MM_TMP/fnm-notify.log"
-cat >/dev/null
-exit 0
-EOS
-chmod +x "$MM_TMP/fnm-notify.sh"
-# tools/compare-fastnetmon.sh's configuration: NetFlow on loopback, its
-# default thresholds, check_period 1
-cat >"$MM_TMP/fastnetmon.conf" <<EOC
-logging_level = info
-logging_local_syslog_logging = off
-logging_remote_syslog_logging = off
-disable_usage_report = on
-enable_ban = on
-process_incoming_traffic = on
-process_outgoing_traffic = on
-ban_time = 60
-unban_only_if_attack_finished = on
-networks_list_path = $MM_TMP/fnm-networks.txt
-white_list_path = $MM_TMP/fnm-whitelist.txt
-monitor_local_ip_addresses = off
-check_period = 1
-average_calculation_time = 5
-speed_calculation_delay = 1
-enable_connection_tracking = on
-ban_for_pps = on
-ban_for_bandwidth = on
-ban_for_flows = on
-threshold_pps = 20000
-threshold_mbps = 1000
-threshold_flows = 3500
-mirror_afpacket = off
-mirror_afxdp = off
-mirror_netmap = off
-pcap = off
-sflow = off
-netflow = on
-netflow_host = 127.0.0.1
-netflow_port = $FPORT
-netflow_sampling_ratio = 1000
-interfaces = lo
-notify_script_path = $MM_TMP/fnm-notify.sh
-collect_attack_pcap_dumps = off
-redis_enabled = off
-mongodb_enabled = off
-exabgp = off
-gobgp = off
-influxdb = off
-graphite = off
-kafka_traffic_export = off
-enable_api = off
-prometheus = off
-pid_path = $MM_TMP/fastnetmon.pid
-cli_stats_file_path = $MM_TMP/fastnetmon.dat
-cli_stats_ipv6_file_path = $MM_TMP/fastnetmon_ipv6.dat
-EOC
+fnm_setup "$MM_TMP" "$MM_TMP" "$FPORT" 20000 60
 "$FNM" --configuration_file "$MM_TMP/fastnetmon.conf" --log_file "$MM_TMP/fastnetmon.log" \
 	--disable_pid_logic >"$MM_TMP/fastnetmon.out" 2>&1 &
 FNM_PID=$!

@@ -27,6 +27,7 @@
 # alert files, both tables (eval-mamori.txt, eval-fastnetmon.txt).
 set -eu
 . tests/integration/lib.sh
+. tools/fastnetmon.sh
 OUT=${1:-$BUILD/compare}
 DURATION=${MM_CMP_DURATION:-540}
 HOSTS=${MM_CMP_HOSTS:-2000}
@@ -85,83 +86,14 @@ if [ -n "${MM_CMP_SCENARIO:-}" ]; then
 	HOSTS=$(scn_val hosts)
 	[ -n "$DURATION" ] && [ -n "$HOSTS" ] || fail "$MM_CMP_SCENARIO: no duration or hosts line"
 	GENARGS="--scenario $MM_CMP_SCENARIO"
+	# MM_CMP_FORMAT, when given, wins over the file's format (fastnetmon
+	# 1.2.4 raised nothing on the mixed day's IPFIX)
+	[ -n "${MM_CMP_FORMAT:-}" ] && GENARGS="-f $FORMAT $GENARGS"
 fi
 
 # ---- fastnetmon ----
 FPORT=$(free_port)
-echo 10.0.0.0/16 >"$OUT/fnm-networks.txt"
-: >"$OUT/fnm-whitelist.txt"
-cat >"$OUT/fnm-notify.sh" <<EOS
-#!/bin/sh
-# fastnetmon's notify_script_path: \$1 IP, \$2 incoming|outgoing, \$3 pps,
-# \$4 ban|unban|attack_details; details on stdin (ban, attack_details).
-t=\$(date +%s.%N)
-printf '%s %s %s %s %s\n' "\$t" "\$1" "\$2" "\$3" "\$4" >>"$OUT/fnm-notify.log"
-{ printf '== %s %s %s %s %s\n' "\$t" "\$1" "\$2" "\$3" "\$4"; cat; } >>"$OUT/fnm-details.log" 2>/dev/null || :
-exit 0
-EOS
-chmod +x "$OUT/fnm-notify.sh"
-cat >"$OUT/fastnetmon.conf" <<EOC
-# fastnetmon 1.2.4 for tools/compare-fastnetmon.sh: NetFlow on loopback only,
-# its default per-host thresholds, every other input and output off.
-logging_level = info
-logging_local_syslog_logging = off
-logging_remote_syslog_logging = off
-disable_usage_report = on
-enable_ban = on
-enable_ban_ipv6 = on
-process_incoming_traffic = on
-process_outgoing_traffic = on
-dump_all_traffic = off
-dump_other_traffic = off
-ban_details_records_count = 20
-ban_time = $BAN_TIME
-unban_only_if_attack_finished = on
-networks_list_path = $OUT/fnm-networks.txt
-white_list_path = $OUT/fnm-whitelist.txt
-monitor_local_ip_addresses = off
-monitor_openvz_vps_ip_addresses = off
-check_period = 1
-average_calculation_time = 5
-speed_calculation_delay = 1
-enable_connection_tracking = on
-ban_for_pps = on
-ban_for_bandwidth = on
-ban_for_flows = on
-threshold_pps = $THRESHOLD_PPS
-threshold_mbps = 1000
-threshold_flows = 3500
-ban_for_tcp_bandwidth = off
-ban_for_udp_bandwidth = off
-ban_for_icmp_bandwidth = off
-ban_for_tcp_pps = off
-ban_for_udp_pps = off
-ban_for_icmp_pps = off
-mirror_afpacket = off
-mirror_afxdp = off
-mirror_netmap = off
-pcap = off
-sflow = off
-netflow = on
-netflow_host = 127.0.0.1
-netflow_port = $FPORT
-netflow_sampling_ratio = 1000
-interfaces = lo
-notify_script_path = $OUT/fnm-notify.sh
-collect_attack_pcap_dumps = off
-redis_enabled = off
-mongodb_enabled = off
-exabgp = off
-gobgp = off
-influxdb = off
-graphite = off
-kafka_traffic_export = off
-enable_api = off
-prometheus = off
-pid_path = $MM_TMP/fastnetmon.pid
-cli_stats_file_path = $MM_TMP/fastnetmon.dat
-cli_stats_ipv6_file_path = $MM_TMP/fastnetmon_ipv6.dat
-EOC
+fnm_setup "$OUT" "$MM_TMP" "$FPORT" "$THRESHOLD_PPS" "$BAN_TIME"
 "$FNM" --configuration_file "$OUT/fastnetmon.conf" --log_file "$OUT/fastnetmon.log" \
 	--disable_pid_logic >"$OUT/fastnetmon.out" 2>&1 &
 FNM_PID=$!

@@ -1188,8 +1188,7 @@ struct mm_agg *mm_agg_new(const struct mm_agg_config *cfg, uint64_t now_ms)
 	a->nslots = cfg->late_steps + 1;
 	a->ext_min_flows = cfg->external_min_flows;
 	a->fast = cfg->fast;
-	for (int pc = 0; pc < 4 && a->fast != NULL; pc++)
-		a->fast_out[pc] = (uint8_t)mm_fast_wants_out(a->fast, pc);
+	mm_agg_fast_sides(a);
 	hash_key(a->key);
 	build_pf_masks(a);
 	for (const uint16_t *p = mm_auth_ports; *p != 0; p++)
@@ -1267,15 +1266,20 @@ int mm_agg_set_prefixes(struct mm_agg *a, const struct mm_prefix *prefixes, cons
 			if (a->fast != NULL)
 				mm_fast_host_group(a->fast, i, (unsigned)g);
 		} else {
+			if (a->fast != NULL)
+				mm_fast_host_forget(a->fast, i);
 			ix_delete(&a->mon, i, ho->hash);
 			ho->live = HOST_DETACHED;
 		}
 	}
 	a->mon.gen++;
-	/* the new groups' ceilings may read other sides */
+	return 0;
+}
+
+void mm_agg_fast_sides(struct mm_agg *a)
+{
 	for (int pc = 0; pc < 4 && a->fast != NULL; pc++)
 		a->fast_out[pc] = (uint8_t)mm_fast_wants_out(a->fast, pc);
-	return 0;
 }
 
 const struct mm_agg_stats *mm_agg_stats(const struct mm_agg *a)

@@ -248,31 +248,44 @@ void mm_fast_free(struct mm_fast *f)
 	free(f);
 }
 
-int mm_fast_set_groups(struct mm_fast *f, const struct mm_group_cfg *groups, unsigned n)
+struct mm_fast_limits *mm_fast_groups_prepare(const struct mm_fast *f, const struct mm_group_cfg *groups, unsigned n)
 {
-	struct mm_fast_limits *lim = calloc(n > 0 ? n : 1, sizeof(*lim));
+	struct mm_fast_limits *lim;
 
-	if (lim == NULL || (n > 0 && groups == NULL)) {
-		free(lim);
-		return -1;
-	}
+	if (n > 0 && groups == NULL)
+		return NULL;
+	lim = calloc(n > 0 ? n : 1, sizeof(*lim));
+	if (lim == NULL)
+		return NULL;
 	for (unsigned g = 0; g < n; g++)
 		mm_fast_limits_from_group(&lim[g], &groups[g], f->interval_ms);
+	return lim;
+}
+
+void mm_fast_groups_commit(struct mm_fast *f, struct mm_fast_limits *lim, unsigned n)
+{
 	f->mem = f->mem - (f->ngroups > 0 ? f->ngroups : 1) * sizeof(*f->lim) + (n > 0 ? n : 1) * sizeof(*lim);
 	free(f->lim);
 	f->lim = lim;
 	f->ngroups = n;
-	for (uint32_t i = 0; i < f->max_hosts; i++)
-		if (f->hosts[i].group >= (n > 0 ? n : 1))
-			f->hosts[i].group = 0;
 	set_out_flags(f);
-	return 0;
+}
+
+void mm_fast_groups_drop(struct mm_fast_limits *lim)
+{
+	free(lim);
 }
 
 void mm_fast_host_group(struct mm_fast *f, uint32_t host, unsigned group)
 {
 	if (host < f->max_hosts)
-		f->hosts[host].group = (uint16_t)(group < f->ngroups ? group : 0);
+		f->hosts[host].group = (uint16_t)group;
+}
+
+void mm_fast_host_forget(struct mm_fast *f, uint32_t host)
+{
+	if (host < f->max_hosts)
+		mm_fast_host_new(f, host, f->hosts[host].addr, 0);
 }
 
 void mm_fast_host_new(struct mm_fast *f, uint32_t host, const uint8_t addr[16], unsigned group)
@@ -286,7 +299,7 @@ void mm_fast_host_new(struct mm_fast *f, uint32_t host, const uint8_t addr[16], 
 	touched = h->touched; /* it may still be on the list: stays there once */
 	memset(h, 0, sizeof(*h));
 	memcpy(h->addr, addr, 16);
-	h->group = (uint16_t)(group < f->ngroups ? group : 0);
+	h->group = (uint16_t)group; /* checked against the groups in force at use */
 	h->touched = touched;
 	/* An empty ring: every bucket number stale. */
 	memset(&f->ring[(size_t)host * f->nb], 0, f->nb * sizeof(struct bucket));
@@ -590,7 +603,7 @@ uint64_t mm_fast_host_peak(const struct mm_fast *f, uint32_t host, enum mm_fast_
 static unsigned evaluate(struct mm_fast *f, uint32_t idx, mm_fast_fn fn, void *arg)
 {
 	struct host *h = &f->hosts[idx];
-	const struct mm_fast_limits *l = &f->lim[h->group];
+	const struct mm_fast_limits *l = &f->lim[h->group < f->ngroups ? h->group : 0];
 	uint64_t ps[NV][2 * MM_FAST_MAX_CHECKS + 2];
 	struct cross best[NK];
 	unsigned nev = 0;

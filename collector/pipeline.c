@@ -99,15 +99,20 @@ err:
 
 int mm_pipeline_reconfigure(struct mm_pipeline *p, const struct mm_config *next)
 {
-	/* The fast path's ceilings first: the aggregator then moves hosts
-	 * between groups and asks it which sides to count. */
-	if (p->fast != NULL && mm_fast_set_groups(p->fast, next->groups, next->ngroups) < 0)
+	/* The fast path's new ceilings are prepared first and put in force
+	 * only once the aggregator has its new prefixes (and has told it
+	 * which group each host is now in): a refusal changes nothing. */
+	struct mm_fast_limits *lim = NULL;
+
+	if (p->fast != NULL && (lim = mm_fast_groups_prepare(p->fast, next->groups, next->ngroups)) == NULL)
 		return -1;
 	if (mm_agg_set_prefixes(p->agg, next->group_prefixes, next->group_prefix_group, next->ngroup_prefixes) < 0) {
-		/* the old config stays: so do its ceilings (best effort) */
-		if (p->fast != NULL)
-			(void)mm_fast_set_groups(p->fast, p->cfg->groups, p->cfg->ngroups);
+		mm_fast_groups_drop(lim);
 		return -1;
+	}
+	if (p->fast != NULL) {
+		mm_fast_groups_commit(p->fast, lim, next->ngroups);
+		mm_agg_fast_sides(p->agg);
 	}
 	p->persist_every_ms = (uint64_t)next->retention_s * 500u;
 	return 0;

@@ -572,6 +572,7 @@ static void score_prefixes(struct mm_det *d, uint64_t step)
 	for (uint32_t i = 0; i < d->ntouched; i++) {
 		struct det_prefix *pf = d->touched[i];
 		const struct mm_detect_params *p = &d->params[pf->group];
+		struct mm_detect_params pp;
 		struct mm_features ff;
 		struct mm_view v = { &ff, NULL, step, 0 };
 		struct mm_score_result res;
@@ -608,7 +609,12 @@ static void score_prefixes(struct mm_det *d, uint64_t step)
 		 * hosts, and the ramp would stay in its mean for a long while. */
 		if (pf->fast_steps < d->cfg->window_steps)
 			hot = 1;
-		mm_baseline_learn(&pf->base, p, &v, &d->tow[pf->group], hot, 0);
+		/* Scored from group_warmup_steps on (mm_score_prefix), so
+		 * clipped from then on too: an attack ramping during a
+		 * host's longer warm-up would otherwise teach itself. */
+		pp = *p;
+		pp.warmup_steps = p->group_warmup_steps;
+		mm_baseline_learn(&pf->base, &pp, &v, &d->tow[pf->group], hot, 0);
 		d->st.prefixes_scored++;
 	}
 	for (size_t i = 0; i < d->nheld; i++) {

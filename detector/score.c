@@ -505,12 +505,11 @@ static void class_flood(const struct ctx *x, struct mm_score_result *r)
 	 * an echo flood packet for packet and is flooded all the same. */
 	if (din > 0 && dout >= ANSWERED_RATIO * din && out_rise(r) >= ANSWERED_SIGMAS && dicmp < 0.5 * din)
 		d.gate = MM_GATE_ANSWERED;
-	/* The rise, not the whole of the traffic in: a call or a stream that
-	 * starts on a busy host is one source carrying all the rise and a
-	 * small share of what comes in.  Unsolicited packets from a service
-	 * port (NTP, DNS, ...) are nobody's stream. */
-	if (best != MM_F_AMP_PKTS_IN && excess(r, best) > 0 &&
-	    w->top_peer_in_sampled >= SINGLE_SOURCE_SHARE * excess(r, best) &&
+	/* Measured against all the traffic in, not against the rise: the top
+	 * source's count holds its usual traffic too (and top-K counts err
+	 * high), so on a host fed mostly by one peer (a proxy, a gateway) a
+	 * flood from many sources would pass for that peer's stream. */
+	if (w->top_peer_in_sampled >= SINGLE_SOURCE_SHARE * w->sampled[MM_C_PKTS_IN] &&
 	    w->rate[MM_C_PKTS_IN] < p->single_source_pps)
 		d.gate = MM_GATE_SHAPE;
 	ceiling_check(&d, w->rate[MM_C_PKTS_IN], p->ceiling_pps, MM_C_PKTS_IN);
@@ -525,7 +524,7 @@ static void class_flood(const struct ctx *x, struct mm_score_result *r)
 	/* A SYN flood or a reflection crosses the packet ceilings too: when
 	 * one of them hit and the flood's own (residual) features did not,
 	 * the specific class tells the story alone. */
-	if (cs->hit && !(d.base_ok && d.enough && d.gate == MM_GATE_NONE && d.score >= p->score_investigate) &&
+	if (cs->hit && !(d.base_ok && d.enough && !d.small && d.gate == MM_GATE_NONE && d.score >= p->score_investigate) &&
 	    (r->cls[MM_CLASS_SYN_FLOOD].hit || r->cls[MM_CLASS_AMPLIFICATION].hit)) {
 		cs->hit = cs->sustain = cs->ceiling = 0;
 		cs->ceiling_ctr = 0;
@@ -777,7 +776,8 @@ int mm_score_prefix(const struct mm_detect_params *p, const struct mm_view *v, c
 
 	result_init(out);
 	/* A prefix sums its hosts: its counts are large and steady enough to
-	 * trust as soon as the group's (its learning is clipped as a host's). */
+	 * trust as soon as the group's (and its learning is clipped from then
+	 * on: detector/run.c). */
 	if (mm_group_baseline_warm(prefix, p)) {
 		x.bl = prefix;
 		x.src = MM_EXP_OWN;

@@ -96,6 +96,9 @@ void mm_agg_flush(struct mm_agg *a, const struct mm_step_sink *sink);
  * longer inside a prefix take no new records; records taken before the
  * call are counted under the old prefixes.  0, or -1 (no memory, a bad
  * prefix) with the old prefixes still in force. */
+/* Ask the fast path again which sides of a record it counts (after its
+ * groups changed). */
+void mm_agg_fast_sides(struct mm_agg *a);
 int mm_agg_set_prefixes(struct mm_agg *a, const struct mm_prefix *prefixes, const uint16_t *prefix_group,
 			unsigned nprefixes);
 const struct mm_agg_stats *mm_agg_stats(const struct mm_agg *a);

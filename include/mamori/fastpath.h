@@ -147,13 +147,19 @@ struct mm_fast;
 /* NULL on a bad parameter or no memory.  now_ms sets the clock. */
 struct mm_fast *mm_fast_new(const struct mm_fast_params *p, uint64_t now_ms);
 void mm_fast_free(struct mm_fast *f);
-/* A reload: the ceilings of these groups from now on (the interval and
- * check stay; hosts keep their counts).  Hosts of a group index past n
- * fall back to group 0 until mm_fast_host_group says otherwise.  -1 with
- * nothing changed when out of memory. */
-int mm_fast_set_groups(struct mm_fast *f, const struct mm_group_cfg *groups, unsigned n);
+/* A reload, in two halves so that it can be refused at no cost: the
+ * ceilings of these groups, prepared (NULL when out of memory; nothing
+ * changed), then put in force (the interval and check stay; hosts keep
+ * their counts) or dropped.  A host whose group index is past the groups
+ * in force is checked against group 0's. */
+struct mm_fast_limits *mm_fast_groups_prepare(const struct mm_fast *f, const struct mm_group_cfg *groups, unsigned n);
+void mm_fast_groups_commit(struct mm_fast *f, struct mm_fast_limits *lim, unsigned n);
+void mm_fast_groups_drop(struct mm_fast_limits *lim);
 /* Host index `host` now belongs to `group` (a reload moved it). */
 void mm_fast_host_group(struct mm_fast *f, uint32_t host, unsigned group);
+/* Host index `host` is no longer monitored: its counts and states go, so
+ * it raises nothing (until mm_fast_host_new gives the index again). */
+void mm_fast_host_forget(struct mm_fast *f, uint32_t host);
 
 /* Index `host` now holds addr, of group `group`: its counts start empty. */
 void mm_fast_host_new(struct mm_fast *f, uint32_t host, const uint8_t addr[16], unsigned group);

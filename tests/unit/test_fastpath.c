@@ -433,9 +433,14 @@ START_TEST(test_reload_groups)
 			mm_fast_count(f, 0, 0, &r);
 		}
 		mm_fast_check(f, t, collect, &l);
+		if (t == T0 + 1000) /* a refused reload: prepared, dropped */
+			mm_fast_groups_drop(mm_fast_groups_prepare(f, next.groups, next.ngroups));
 		if (t == T0 + 2000) {
 			ck_assert_uint_eq(l.n, 0);
-			ck_assert_int_eq(mm_fast_set_groups(f, next.groups, next.ngroups), 0);
+			struct mm_fast_limits *lim = mm_fast_groups_prepare(f, next.groups, next.ngroups);
+
+			ck_assert_ptr_nonnull(lim);
+			mm_fast_groups_commit(f, lim, next.ngroups);
 		}
 		if (t == T0 + 4000) {
 			ck_assert_uint_ge(l.n, 1);
@@ -444,7 +449,21 @@ START_TEST(test_reload_groups)
 			l.n = 0;
 			mm_fast_host_group(f, 0, 1);
 		}
+		if (t >= T0 + 5000)
+			break;
 	}
+	ck_assert_uint_eq(l.n, 0);
+	/* Counted, then a reload leaves it unmonitored (and its old group
+	 * index now names g again): forgotten, it raises nothing. */
+	t += 250;
+	for (int i = 0; i < 9; i++) {
+		struct mm_fast_rec r = rec(t - 250 + 25 * (uint64_t)i, t - 250 + 25 * (uint64_t)i + 25, 250, 250, 1);
+		mm_fast_count(f, 0, 0, &r);
+	}
+	mm_fast_host_group(f, 0, 0);
+	mm_fast_host_forget(f, 0);
+	for (; t < T0 + 8000; t += 250)
+		mm_fast_check(f, t, collect, &l);
 	ck_assert_uint_eq(l.n, 0);
 	mm_fast_free(f);
 	mm_config_free(&next);

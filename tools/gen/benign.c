@@ -299,8 +299,8 @@ void gen_benign_next(struct gen_benign *b, const struct gen_traffic *t, uint64_t
 		}
 		b->cur_pkts = 1 + gen_rng_below(r, 4);
 		if (b->kind == GEN_BENIGN_BACKUP) /* the interval's packets, +-10 % */
-			b->cur_pkts = (uint32_t)fmax(1, llround(b->pps * backup_interval_s(b) *
-								 (0.9 + 0.2 * gen_rng_unit(r))));
+			b->cur_pkts = (uint32_t)fmin(UINT32_MAX, fmax(1, round(b->pps * backup_interval_s(b) *
+										 (0.9 + 0.2 * gen_rng_unit(r)))));
 	}
 	memset(f, 0, sizeof(*f));
 	f->af = (uint8_t)b->af;

@@ -630,6 +630,8 @@ static int host_active(const struct gen_traffic *t, uint32_t h, uint64_t t_ms)
 	if (!(t->c.onoff_share > 0) || t->c.onoff_share >= 1 || t->role[h] != R_CLIENT)
 		return 1;
 	uint64_t period_ms = (uint64_t)llround(t->c.onoff_period_s * 1000);
+	if (period_ms == 0)
+		return 1;
 	uint64_t phase = gen_hash2(t->c.seed ^ 0x6f6e6f6666ull, h) % period_ms;
 	uint64_t k = (t_ms + phase) / period_ms;
 	uint64_t v = gen_hash2(gen_hash2(t->c.seed, h), k);

@@ -56,15 +56,7 @@ GEN=$BUILD/bin/mamori-gen
 COL=$BUILD/bin/mamori-collector
 DET=$BUILD/bin/mamori-detector
 for b in "$GEN" "$COL" "$DET"; do [ -x "$b" ] || fail "$b not built"; done
-FNM=$(command -v fastnetmon || :)
-if [ -z "$FNM" ]; then
-	[ "$(id -u)" = 0 ] || fail "fastnetmon missing: apt-get install -y fastnetmon"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y fastnetmon >&2 || fail "apt-get install fastnetmon"
-	FNM=$(command -v fastnetmon) || fail "fastnetmon not found after apt-get"
-fi
-if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-	systemctl stop fastnetmon 2>/dev/null || :
-fi
+fnm_find
 mm_tmpdir
 start_redis "$MM_TMP/redis"
 MPORT=$(free_port)

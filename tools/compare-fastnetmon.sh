@@ -42,18 +42,7 @@ DET=$BUILD/bin/mamori-detector
 MAMORI=$BUILD/bin/mamori
 for b in "$GEN" "$COL" "$DET" "$MAMORI"; do [ -x "$b" ] || fail "$b not built (make)"; done
 
-FNM=$(command -v fastnetmon || :)
-if [ -z "$FNM" ]; then
-	[ "$(id -u)" = 0 ] || fail "fastnetmon missing: apt-get install -y fastnetmon"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y fastnetmon >&2 || fail "apt-get install fastnetmon"
-	FNM=$(command -v fastnetmon) || fail "fastnetmon not found after apt-get"
-fi
-# the package enables a system service: keep it out of the way (stopped,
-# disabled); ours runs in the foreground on its own config
-if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-	systemctl stop fastnetmon 2>/dev/null || :
-	systemctl disable fastnetmon 2>/dev/null || :
-fi
+fnm_find
 command -v redis-server >/dev/null || fail "redis-server missing: apt-get install -y redis-server"
 
 mm_tmpdir

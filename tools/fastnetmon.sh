@@ -1,5 +1,5 @@
 #!/bin/sh
-# fastnetmon.sh - sourced: the FastNetMon set-up that tools/compare-fastnetmon.sh
+# fastnetmon.sh - sourced: finding FastNetMon and the set-up that tools/compare-fastnetmon.sh
 # and bench/fastpath.sh share (docs/compare.md says why each key).
 #
 #   fnm_setup DIR TMP PORT THRESHOLD_PPS BAN_TIME
@@ -10,6 +10,22 @@
 # fnm-networks.txt, fnm-whitelist.txt and fnm-notify.sh, which appends
 # "time IP direction pps action" lines to DIR/fnm-notify.log and the
 # attack details to DIR/fnm-details.log.  Its pid and stats files go to TMP.
+# fnm_find: FNM = the fastnetmon binary, apt-get installed when missing
+# (as root); the package's own system service is stopped and disabled, as
+# ours runs in the foreground on its own config.
+fnm_find() {
+	FNM=$(command -v fastnetmon || :)
+	if [ -z "$FNM" ]; then
+		[ "$(id -u)" = 0 ] || fail "fastnetmon missing: apt-get install -y fastnetmon"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y fastnetmon >&2 || fail "apt-get install fastnetmon"
+		FNM=$(command -v fastnetmon) || fail "fastnetmon not found after apt-get"
+	fi
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		systemctl stop fastnetmon 2>/dev/null || :
+		systemctl disable fastnetmon 2>/dev/null || :
+	fi
+}
+
 fnm_setup() {
 	dir=$1 tmp=$2 port=$3 pps=$4 ban_time=$5
 	echo 10.0.0.0/16 >"$dir/fnm-networks.txt"
